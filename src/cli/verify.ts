@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { ExitCode, FleetloadError } from './errors.js';
+import { secretFromEnv } from './secrets.js';
+import { readManifest } from '../run/manifest.js';
+import { formatTable, writeReports } from '../report/index.js';
+import { writeRunOutputs } from '../report/run-outputs.js';
+import { existsSync, statSync } from 'node:fs';
+import { errorReport, exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
+import { stripPassword } from '../verify/redact.js';
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('judge a finished run folder against the SLO file; rewrites its reports (json, md, junit, html)')
+    .argument('<run-dir>', 'run folder (holds run.json)')
+    .option('--slo <file>', 'SLO file (default: the shipped default SLO set)')
+    .option('--baseline <run-dir|report.json>', 'earlier run for relative criteria such as "<=+10%"')
+    .option('--fail-on-warn', 'exit 1 when the verdict is warn')
+    .option('--prometheus-url <url>', 'Prometheus holding the run (default: the one in the manifest); credentials in the URL or PROMETHEUS_PASSWORD(_FILE) / PROMETHEUS_BEARER_TOKEN(_FILE)')
+    .option('--pg-url <url>', 'PostgreSQL of the platform (or PG_URL / PG_URL_FILE; default: the manifest URL, password from PGPASSWORD)')
+    .action(async (runDir: string, opts: { slo?: string; baseline?: string; failOnWarn?: boolean; prometheusUrl?: string; pgUrl?: string }) => {
+      const slo = loadSloFile(opts.slo);
+      const manifest = readManifest(runDir);
+      const baseline = opts.baseline ? loadBaseline(opts.baseline).report : undefined;
+      const pgUrl = opts.pgUrl ?? secretFromEnv('PG_URL') ?? (manifest.postgres ? stripPassword(manifest.postgres.url) : undefined);
+      const prometheusUrl = opts.prometheusUrl ?? manifest.prometheus.url;
+      let report;
+      try {
+        report = await verifyRun({ slo, manifest, runDir, prometheusUrl, pgUrl, baseline, failOnWarn: opts.failOnWarn });
+      } catch (e) {
+        // Leave a report behind for CI when the evidence could not be read; bad input stays a plain error.
+        if (e instanceof FleetloadError && e.exitCode === ExitCode.Infrastructure) writeReports(runDir, errorReport(manifest, e, slo), manifest);
+        throw e;
+      }
+      const baselineDir = opts.baseline && existsSync(opts.baseline) && statSync(opts.baseline).isDirectory() ? opts.baseline : undefined;
+      writeRunOutputs(runDir, report, manifest, { baselineDir });
+      process.stdout.write(`${formatTable(report)}\n`);
+      process.exitCode = exitCodeFor(report, opts.failOnWarn);
+    });
+}

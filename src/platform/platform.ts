@@ -1,0 +1,134 @@
+// Wires the reference platform together: PostgreSQL pool + migration, batch writer, TCP ingest, HTTP API,
+// WebSocket feed, metrics and fault knobs; and the graceful shutdown order (stop accepting -> flush ->
+// send pending ACKs -> close connections -> close the pool).
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
+import { BatchWriter } from './batch-writer.js';
+import { describePgUrl, resolveConfig, type PlatformConfig, type PlatformOptions } from './config.js';
+import { Faults } from './faults.js';
+import { buildHttpApi } from './http-api.js';
+import { createMetrics } from './metrics.js';
+import { PartitionManager, migrate, monthKey } from './schema.js';
+import { TcpIngest } from './tcp-ingest.js';
+import { WsFeed } from './ws-feed.js';
+
+export interface PlatformHandle {
+  tcpPort: number;
+  httpPort: number;
+  config: Readonly<PlatformConfig>;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+  metricsText(): Promise<string>;
+}
+
+export type StartPlatformOptions = PlatformOptions & { logger?: Logger };
+
+export function defaultLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { service: 'fleetload-platform' } }, pino.destination({ fd: 2, sync: true }));
+}
+
+export async function startPlatform(options: StartPlatformOptions): Promise<PlatformHandle> {
+  const cfg = resolveConfig(options);
+  const log = options.logger ?? defaultLogger();
+  const metrics = createMetrics({ defaultMetrics: cfg.defaultMetrics });
+  const pool = new pg.Pool({
+    connectionString: cfg.pgUrl,
+    max: cfg.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'fleetload-platform',
+  });
+  // Idle clients whose server went away emit 'error'; without a listener that would crash the process.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  metrics.setPoolStats(() => pool);
+  log.info({ db: describePgUrl(cfg.pgUrl) }, 'connecting to PostgreSQL');
+
+  const cleanups: Array<() => Promise<unknown> | void> = [() => pool.end()];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  try {
+    await migrate(pool, log);
+    const faults = new Faults(log, metrics, cfg.faults);
+    const partitions = new PartitionManager(pool, log);
+    const now = monthKey(Date.now());
+    await partitions.ensure([now, now + 1]);
+    const writer = new BatchWriter(pool, partitions, metrics, faults, log, {
+      batchMaxRows: cfg.batchMaxRows,
+      batchMaxAgeMs: cfg.batchMaxAgeMs,
+      concurrency: cfg.writerConcurrency,
+      maxQueuedRecords: cfg.maxQueuedRecords,
+      retryBaseMs: cfg.retryBaseMs,
+      retryMaxMs: cfg.retryMaxMs,
+    });
+    metrics.dbUp.set(1);
+    const feed = new WsFeed(metrics, log);
+    writer.onCommitted(feed.onCommitted);
+    const tcp = new TcpIngest(
+      {
+        host: cfg.host,
+        port: cfg.tcpPort,
+        maxConnections: cfg.maxConnections,
+        maxConnectionsPerIp: cfg.maxConnectionsPerIp,
+        loginTimeoutMs: cfg.loginTimeoutMs,
+        idleTimeoutMs: cfg.idleTimeoutMs,
+        maxFrameBytes: cfg.maxFrameBytes,
+        allowImeis: cfg.allowImeis,
+      },
+      writer,
+      metrics,
+      faults,
+      log.child({ component: 'tcp' }),
+    );
+    const app = await buildHttpApi({
+      pool,
+      writer,
+      metrics,
+      faults,
+      feed,
+      log,
+      apiToken: cfg.apiToken,
+      status: () => ({ tcpConnections: tcp.connections, websocketClients: feed.size, pendingRecords: writer.pending }),
+      disconnectDevices: (refuseMs) => tcp.dropAllConnections(refuseMs),
+    });
+    cleanups.push(() => app.close());
+    const tcpPort = await tcp.listen();
+    cleanups.push(() => tcp.stopAccepting());
+    await app.listen({ host: cfg.host, port: cfg.httpPort });
+    const addr = app.server.address();
+    const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort;
+    log.info(
+      {
+        host: cfg.host,
+        tcpPort,
+        httpPort,
+        batchMaxRows: cfg.batchMaxRows,
+        batchMaxAgeMs: cfg.batchMaxAgeMs,
+        maxQueuedRecords: cfg.maxQueuedRecords,
+        auth: cfg.apiToken ? 'bearer' : 'none',
+        allowList: cfg.allowImeis ? cfg.allowImeis.size : 'off',
+      },
+      'platform listening',
+    );
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        const started = performance.now();
+        const deadline = started + cfg.shutdownTimeoutMs;
+        log.info({ pending: writer.pending, connections: tcp.connections }, 'shutting down: no new connections, flushing');
+        tcp.stopAccepting();
+        const httpClosed = app.close().catch((err) => log.warn({ err }, 'HTTP close failed'));
+        await writer.drain(deadline);
+        await tcp.closeConnections(deadline);
+        feed.closeAll();
+        await Promise.race([httpClosed, new Promise((r) => setTimeout(r, Math.max(0, deadline - performance.now())).unref())]);
+        await pool.end().catch(() => {});
+        log.info({ ms: Math.round(performance.now() - started) }, 'platform stopped');
+      })());
+    return { tcpPort, httpPort, config: cfg, close, metricsText: () => metrics.registry.metrics() };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,269 @@
+// Two runs side by side: every objective and headline metric with its delta, flagged when it moves beyond a
+// noise band (default ±10 %). Pure comparison + HTML/Markdown renderers + a small file-writing hook.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CapacityAnalysis } from './capacity/index.js';
+import { analyzeCapacity } from './capacity/index.js';
+import { histogramIncrease, histogramQuantile, sumIncrease } from './capacity/prommath.js';
+import { loadRunFolder, type RunFolder } from './capacity/run-folder.js';
+import { fmt, parseCriteria } from './capacity/steps.js';
+import { esc } from './html/page.js';
+
+export const DEFAULT_NOISE_PCT = 10;
+
+export type Better = 'lower' | 'higher' | 'neutral';
+export type Flag = 'same' | 'within-noise' | 'improved' | 'regressed' | 'changed' | 'new' | 'gone' | 'no-data';
+
+export interface CompareRow {
+  group: 'objective' | 'metric' | 'capacity';
+  id: string;
+  label: string;
+  unit: string;
+  a: number | null;
+  b: number | null;
+  delta: number | null;
+  /** relative change in percent of A; null when A is 0 or missing */
+  deltaPct: number | null;
+  better: Better;
+  flag: Flag;
+  statusA?: string;
+  statusB?: string;
+}
+
+export interface Comparison {
+  a: { runId: string; profile: string; verdict: string; startedAt: string };
+  b: { runId: string; profile: string; verdict: string; startedAt: string };
+  noisePct: number;
+  rows: CompareRow[];
+  regressions: number;
+  improvements: number;
+  notes: string[];
+}
+
+/** Direction from an objective's pass criterion: "< x" → lower is better, "> x" → higher, "== x" → neutral. */
+export function betterFromTarget(target: string | undefined): Better {
+  const c = parseCriteria(target);
+  if (!c || c.length === 0) return 'neutral';
+  if (c.every((x) => x.op === '<' || x.op === '<=')) return 'lower';
+  if (c.every((x) => x.op === '>' || x.op === '>=')) return 'higher';
+  return 'neutral';
+}
+
+export function classify(a: number | null, b: number | null, better: Better, noisePct: number): Pick<CompareRow, 'delta' | 'deltaPct' | 'flag'> {
+  if (a === null && b === null) return { delta: null, deltaPct: null, flag: 'no-data' };
+  if (a === null) return { delta: null, deltaPct: null, flag: 'new' };
+  if (b === null) return { delta: null, deltaPct: null, flag: 'gone' };
+  const delta = b - a;
+  if (delta === 0) return { delta, deltaPct: 0, flag: 'same' };
+  const deltaPct = a !== 0 ? (delta / Math.abs(a)) * 100 : null;
+  // from zero, any change is beyond the band
+  const beyond = deltaPct === null || Math.abs(deltaPct) > noisePct;
+  if (!beyond) return { delta, deltaPct, flag: 'within-noise' };
+  if (better === 'neutral') return { delta, deltaPct, flag: 'changed' };
+  const up = delta > 0;
+  return { delta, deltaPct, flag: (better === 'lower') === up ? 'regressed' : 'improved' };
+}
+
+interface Headline {
+  id: string;
+  label: string;
+  unit: string;
+  better: Better;
+  get: (r: RunFolder, cap?: CapacityAnalysis) => number | undefined;
+}
+
+const k6v = (r: RunFolder, metric: string, stat: string) => r.k6Summary?.metrics?.[metric]?.values?.[stat];
+
+function wholeRun(r: RunFolder, id: string, q: number): number | undefined {
+  const f = r.series;
+  if (!f) return undefined;
+  const s = f.queries.find((x) => x.id === id)?.series ?? [];
+  const t0 = Date.parse(r.manifest.startedAt) / 1000;
+  const t1 = Date.parse(r.manifest.endedAt) / 1000;
+  return histogramQuantile(q, histogramIncrease(s, t0, t1));
+}
+
+function storedRate(r: RunFolder): number | undefined {
+  const f = r.series;
+  if (!f) return undefined;
+  const t0 = Date.parse(r.manifest.startedAt) / 1000;
+  const t1 = Date.parse(r.manifest.endedAt) / 1000;
+  const inc = sumIncrease(f.queries.find((x) => x.id === 'platform_inserted')?.series ?? [], t0, t1);
+  return inc === undefined || t1 <= t0 ? undefined : inc / (t1 - t0);
+}
+
+export const HEADLINES: Headline[] = [
+  { id: 'k6.ack_p50', label: 'ACK latency p50 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'med') ?? k6v(r, 'fleet_ack_latency', 'p(50)') },
+  { id: 'k6.ack_p95', label: 'ACK latency p95 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'p(95)') },
+  { id: 'k6.ack_p99', label: 'ACK latency p99 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'p(99)') },
+  { id: 'k6.ack_max', label: 'ACK latency max (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'max') },
+  { id: 'k6.login_p95', label: 'login latency p95 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_login_latency', 'p(95)') },
+  { id: 'k6.records_sent', label: 'records sent', unit: 'records', better: 'neutral', get: (r) => k6v(r, 'fleet_records_sent', 'count') },
+  { id: 'k6.records_acked', label: 'records ACKed', unit: 'records', better: 'neutral', get: (r) => k6v(r, 'fleet_records_acked', 'count') },
+  { id: 'k6.records_resent', label: 'records resent', unit: 'records', better: 'lower', get: (r) => k6v(r, 'fleet_records_resent', 'count') ?? (r.k6Summary ? 0 : undefined) },
+  { id: 'k6.device_errors', label: 'device errors', unit: 'errors', better: 'lower', get: (r) => k6v(r, 'fleet_device_errors', 'count') ?? (r.k6Summary ? 0 : undefined) },
+  { id: 'platform.stored_rate', label: 'stored records/s (whole window)', unit: 'records/s', better: 'higher', get: storedRate },
+  { id: 'platform.ack_p95', label: 'platform ACK p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'ack_duration', 0.95) },
+  { id: 'platform.batch_p95', label: 'batch INSERT p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'batch_duration', 0.95) },
+  { id: 'platform.ingest_lag_p95', label: 'ingest lag p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'ingest_lag', 0.95) },
+  { id: 'db.bytes_per_row', label: 'bytes per stored record', unit: 'B', better: 'lower', get: (r) => r.dbStats?.bytesPerRow?.value },
+  { id: 'capacity.devices', label: 'capacity (every SLO held)', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? (c.capacity.devices ?? undefined) : undefined) },
+  { id: 'capacity.knee', label: 'knee of ACK p95', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? c.knee?.x : undefined) },
+  { id: 'capacity.usl_nstar', label: 'USL peak N*', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? (c.usl?.nStar ?? undefined) : undefined) },
+  { id: 'capacity.usl_xstar', label: 'USL X(N*)', unit: 'records/s', better: 'higher', get: (_r, c) => (c?.stepped ? (c.usl?.xStar ?? undefined) : undefined) },
+];
+
+function capacityOf(r: RunFolder): CapacityAnalysis | undefined {
+  const file = join(r.dir, 'capacity.json');
+  if (existsSync(file)) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as CapacityAnalysis;
+    } catch {
+      // fall through: recompute
+    }
+  }
+  return r.series ? analyzeCapacity({ manifest: r.manifest, report: r.report, series: r.series, dbStats: r.dbStats }) : undefined;
+}
+
+export function compareRuns(a: RunFolder, b: RunFolder, o: { noisePct?: number } = {}): Comparison {
+  const noisePct = o.noisePct ?? DEFAULT_NOISE_PCT;
+  const rows: CompareRow[] = [];
+  const notes: string[] = [];
+  const oa = a.report?.objectives ?? [];
+  const ob = b.report?.objectives ?? [];
+  const ids = [...new Set([...oa.map((x) => x.id), ...ob.map((x) => x.id)])];
+  for (const id of ids) {
+    const xa = oa.find((x) => x.id === id);
+    const xb = ob.find((x) => x.id === id);
+    const better = betterFromTarget(xb?.target ?? xa?.target);
+    const va = xa?.value ?? null;
+    const vb = xb?.value ?? null;
+    rows.push({
+      group: 'objective',
+      id,
+      label: (xb ?? xa)?.description ?? id,
+      unit: (xb ?? xa)?.unit ?? '',
+      a: va,
+      b: vb,
+      better,
+      ...classify(va, vb, better, noisePct),
+      ...(xa ? { statusA: xa.status } : {}),
+      ...(xb ? { statusB: xb.status } : {}),
+    });
+  }
+  const ca = capacityOf(a);
+  const cb = capacityOf(b);
+  for (const h of HEADLINES) {
+    const va = h.get(a, ca) ?? null;
+    const vb = h.get(b, cb) ?? null;
+    if (va === null && vb === null) continue;
+    rows.push({ group: h.id.startsWith('capacity.') ? 'capacity' : 'metric', id: h.id, label: h.label, unit: h.unit, a: va, b: vb, better: h.better, ...classify(va, vb, h.better, noisePct) });
+  }
+  // an objective whose status got worse is a regression even inside the noise band
+  const rank: Record<string, number> = { pass: 0, 'report-only': 0, warn: 1, 'no-data': 1, fail: 2 };
+  for (const r of rows) {
+    if (r.group !== 'objective' || !r.statusA || !r.statusB) continue;
+    if ((rank[r.statusB] ?? 0) > (rank[r.statusA] ?? 0)) r.flag = 'regressed';
+  }
+  if (a.manifest.profile !== b.manifest.profile) notes.push(`different profiles (${a.manifest.profile} vs ${b.manifest.profile}): deltas compare different loads`);
+  if (a.manifest.devices !== b.manifest.devices) notes.push(`different device counts (${a.manifest.devices} vs ${b.manifest.devices})`);
+  return {
+    a: { runId: a.manifest.runId, profile: a.manifest.profile, verdict: a.report?.verdict ?? 'unknown', startedAt: a.manifest.startedAt },
+    b: { runId: b.manifest.runId, profile: b.manifest.profile, verdict: b.report?.verdict ?? 'unknown', startedAt: b.manifest.startedAt },
+    noisePct,
+    rows,
+    regressions: rows.filter((r) => r.flag === 'regressed').length,
+    improvements: rows.filter((r) => r.flag === 'improved').length,
+    notes,
+  };
+}
+
+const FLAG_MARK: Record<Flag, string> = {
+  same: '=',
+  'within-noise': '≈',
+  improved: '✅ improved',
+  regressed: '❌ regressed',
+  changed: '⚠️ changed',
+  new: '➕ new',
+  gone: '➖ gone',
+  'no-data': '–',
+};
+
+const pctText = (p: number | null) => (p === null ? '–' : `${p > 0 ? '+' : ''}${p.toFixed(1)} %`);
+const cellMd = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderCompareMarkdown(c: Comparison): string {
+  const out: string[] = [];
+  out.push(`## Comparison: \`${c.a.runId}\` → \`${c.b.runId}\``, '');
+  out.push(
+    `Verdict ${c.a.verdict} → **${c.b.verdict}** · noise band ±${c.noisePct} % · **${c.regressions} regression${c.regressions === 1 ? '' : 's'}**, ${c.improvements} improvement${c.improvements === 1 ? '' : 's'}`,
+    '',
+  );
+  for (const n of c.notes) out.push(`> ${n}`, '');
+  for (const group of ['objective', 'metric', 'capacity'] as const) {
+    const rows = c.rows.filter((r) => r.group === group);
+    if (!rows.length) continue;
+    out.push(`### ${group === 'objective' ? 'Objectives' : group === 'metric' ? 'Headline metrics' : 'Capacity'}`, '');
+    out.push('| | A | B | Δ | Δ % | |', '|---|---:|---:|---:|---:|---|');
+    for (const r of rows) {
+      const st = r.statusA || r.statusB ? ` (${r.statusA ?? '–'} → ${r.statusB ?? '–'})` : '';
+      out.push(`| ${cellMd(group === 'objective' ? r.id : r.label)} | ${fmt(r.a)} | ${fmt(r.b)} ${cellMd(r.unit)} | ${fmt(r.delta)} | ${pctText(r.deltaPct)} | ${FLAG_MARK[r.flag]}${st} |`);
+    }
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderCompareHtml(c: Comparison): string {
+  const cls = (f: Flag) => (f === 'regressed' ? 'bad' : f === 'improved' ? 'good' : f === 'changed' || f === 'new' || f === 'gone' ? 'chg' : '');
+  const table = (group: CompareRow['group'], title: string) => {
+    const rows = c.rows.filter((r) => r.group === group);
+    if (!rows.length) return '';
+    return `<h2>${esc(title)}</h2><table><thead><tr><th></th><th>A</th><th>B</th><th>Δ</th><th>Δ %</th><th>flag</th></tr></thead><tbody>${rows
+      .map(
+        (r) =>
+          `<tr class="${cls(r.flag)}" data-id="${esc(r.id)}" data-flag="${r.flag}"><td>${esc(group === 'objective' ? r.id : r.label)}${group === 'objective' ? `<div class="d">${esc(r.label)}</div>` : ''}</td><td class="n">${esc(fmt(r.a))}</td><td class="n">${esc(fmt(r.b))} ${esc(r.unit)}</td><td class="n">${esc(fmt(r.delta))}</td><td class="n">${esc(pctText(r.deltaPct))}</td><td>${esc(FLAG_MARK[r.flag])}${r.statusA || r.statusB ? ` <span class="d">${esc(r.statusA ?? '–')} → ${esc(r.statusB ?? '–')}</span>` : ''}</td></tr>`,
+      )
+      .join('')}</tbody></table>`;
+  };
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>fleetload compare ${esc(c.a.runId)} → ${esc(c.b.runId)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:16px 24px;color:#222}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.d{color:#666;font-size:12px}tr.bad{background:#fde8e7}tr.good{background:#e6f4ea}tr.chg{background:#fff4e0}
+.sum{padding:12px;border-radius:6px;background:${c.regressions ? '#c5221f' : '#1e8e3e'};color:#fff;font-weight:600}</style></head><body>
+<h1>Comparison <code>${esc(c.a.runId)}</code> (A) → <code>${esc(c.b.runId)}</code> (B)</h1>
+<div class="sum" id="summary" data-regressions="${c.regressions}">${c.regressions} regression${c.regressions === 1 ? '' : 's'}, ${c.improvements} improvement${c.improvements === 1 ? '' : 's'} beyond ±${c.noisePct} % · verdict ${esc(c.a.verdict)} → ${esc(c.b.verdict)}</div>
+${c.notes.map((n) => `<p class="d">${esc(n)}</p>`).join('')}
+${table('objective', 'Objectives')}${table('metric', 'Headline metrics')}${table('capacity', 'Capacity')}
+<p class="d">A: ${esc(c.a.profile)}, started ${esc(c.a.startedAt)} · B: ${esc(c.b.profile)}, started ${esc(c.b.startedAt)}</p>
+</body></html>
+`;
+}
+
+export const COMPARE_FILES = { html: 'compare.html', markdown: 'compare.md', json: 'compare.json' } as const;
+
+function put(file: string, text: string): string {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+  return file;
+}
+
+export function writeComparison(outDir: string, c: Comparison): { html: string; markdown: string; json: string } {
+  return {
+    html: put(join(outDir, COMPARE_FILES.html), renderCompareHtml(c)),
+    markdown: put(join(outDir, COMPARE_FILES.markdown), renderCompareMarkdown(c)),
+    json: put(join(outDir, COMPARE_FILES.json), `${JSON.stringify(c, null, 2)}\n`),
+  };
+}
+
+/**
+ * The --baseline hook for run/verify: compares the finished run (B) with a baseline run folder (A) and
+ * writes compare.html/.md/.json into the run folder. Returns the comparison (for a summary line).
+ */
+export function compareWithBaseline(runDir: string, baselineDir: string, o: { noisePct?: number } = {}): Comparison {
+  const c = compareRuns(loadRunFolder(baselineDir), loadRunFolder(runDir), o);
+  writeComparison(runDir, c);
+  return c;
+}

@@ -1,0 +1,416 @@
+// Chart data for the HTML report, built (pure) from series.json and the capacity analysis. Each chart is
+// plain arrays the page hands to uPlot; a chart whose series are all empty carries the reason instead.
+import type { CapacityAnalysis } from '../capacity/index.js';
+import {
+  histogramIncrease,
+  quantileOverTime,
+  sumIncrease,
+  trailingRate,
+  type Point,
+  type StoredSeries,
+} from '../capacity/prommath.js';
+import type { SeriesFile, StoredQuery } from '../series.js';
+
+export interface ChartLine {
+  label: string;
+  values: Array<number | null>;
+  color: string;
+  /** y scale (axis) this line uses; default 'y' */
+  scale?: string;
+  /** points only, no line (measurements) */
+  points?: boolean;
+  dash?: boolean;
+}
+
+export interface ChartSpec {
+  id: string;
+  title: string;
+  /** 'time' = x is unix seconds; 'xy' = x is a number (devices) */
+  kind: 'time' | 'xy';
+  xLabel?: string;
+  /** axis labels by scale */
+  axes: Record<string, string>;
+  x: number[];
+  lines: ChartLine[];
+  /** set when no line has a single value: shown instead of an empty chart */
+  empty?: string;
+  /** vertical markers on an xy chart (e.g. the knee, capacity) */
+  markers?: Array<{ x: number; label: string; color: string }>;
+  note?: string;
+}
+
+export interface Boundary {
+  t: number;
+  label: string;
+  steadyStart?: number;
+}
+
+const C = {
+  blue: '#1f77b4',
+  orange: '#ff7f0e',
+  green: '#2ca02c',
+  red: '#d62728',
+  purple: '#9467bd',
+  brown: '#8c564b',
+  pink: '#e377c2',
+  grey: '#7f7f7f',
+  olive: '#bcbd22',
+  cyan: '#17becf',
+};
+const PALETTE = Object.values(C);
+
+const query = (f: SeriesFile | undefined, id: string): StoredQuery | undefined => f?.queries.find((q) => q.id === id);
+const seriesOf = (f: SeriesFile | undefined, id: string): StoredSeries[] => query(f, id)?.series ?? [];
+
+/** The common time grid of a series file: start..end by step (query_range evaluates exactly there). */
+export function grid(f: SeriesFile): number[] {
+  const s = Math.round(Date.parse(f.start) / 1000);
+  const e = Math.round(Date.parse(f.end) / 1000);
+  const out: number[] = [];
+  for (let t = s; t <= e + 1e-9; t += f.stepSeconds) out.push(t);
+  return out;
+}
+
+function onGrid(points: Point[], g: number[], scale = 1): Array<number | null> {
+  const m = new Map<number, number | null>();
+  for (const [t, v] of points) m.set(Math.round(t * 1000), v);
+  return g.map((t) => {
+    const v = m.get(Math.round(t * 1000));
+    return v === undefined || v === null ? null : v * scale;
+  });
+}
+
+function sumOnGrid(series: StoredSeries[], g: number[], scale = 1): Array<number | null> {
+  if (series.length === 0) return g.map(() => null);
+  const cols = series.map((s) => onGrid(s.points, g, scale));
+  return g.map((_, i) => {
+    let any = false;
+    let s = 0;
+    for (const c of cols) {
+      const v = c[i];
+      if (v !== null) {
+        any = true;
+        s += v;
+      }
+    }
+    return any ? s : null;
+  });
+}
+
+/** Per-second rate of the summed counter series, over a trailing window, on the grid. */
+function rateOnGrid(f: SeriesFile, id: string, g: number[], windowSec: number): Array<number | null> {
+  const q = query(f, id);
+  if (!q || q.series.length === 0) return g.map(() => null);
+  const rates = q.series.map((s) => trailingRate(s.points, windowSec, q.fromZero ?? false));
+  return sumOnGrid(rates.map((points) => ({ labels: {}, points })), g);
+}
+
+const hasData = (lines: ChartLine[]) => lines.some((l) => l.values.some((v) => v !== null && Number.isFinite(v)));
+
+function chart(spec: Omit<ChartSpec, 'empty'>, queries: string[], f: SeriesFile): ChartSpec {
+  if (hasData(spec.lines)) return spec;
+  const qs = queries.map((id) => query(f, id)).filter((q): q is StoredQuery => q !== undefined);
+  const errs = qs.filter((q) => q.status === 'error').map((q) => `${q.id}: ${q.error}`);
+  return {
+    ...spec,
+    empty: errs.length
+      ? `No data in this run — the queries failed: ${errs.join('; ')}`
+      : `No data in this run: ${qs.map((q) => q.query).join(' · ') || 'no query'} returned nothing (the profile may not exercise this part).`,
+  };
+}
+
+/** Trailing window for rates and windowed percentiles: 5 steps, at least 5 s. */
+export function rateWindow(f: SeriesFile): number {
+  return Math.max(5, 5 * f.stepSeconds);
+}
+
+export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: string; devices: number }>): ChartSpec[] {
+  const g = grid(f);
+  const w = rateWindow(f);
+  const planned = g.map((t) => {
+    const s = stages.find((st) => t >= Date.parse(st.start) / 1000 && t < Date.parse(st.end) / 1000);
+    return s ? s.devices : null;
+  });
+  const out: ChartSpec[] = [];
+  const base = { kind: 'time' as const, x: g };
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'devices',
+        title: 'Connected devices',
+        axes: { y: 'devices' },
+        lines: [
+          { label: 'connected (k6)', values: sumOnGrid(seriesOf(f, 'k6_connected_devices'), g), color: C.blue },
+          { label: 'TCP connections (platform)', values: sumOnGrid(seriesOf(f, 'tcp_connections'), g), color: C.orange },
+          { label: 'planned by stage', values: planned, color: C.grey, dash: true },
+        ],
+      },
+      ['k6_connected_devices', 'tcp_connections'],
+      f,
+    ),
+  );
+  // the planned line alone is not data
+  const dev = out[0];
+  if (!dev.empty && !hasData(dev.lines.slice(0, 2))) dev.empty = `No data in this run: ${query(f, 'k6_connected_devices')?.query} and ${query(f, 'tcp_connections')?.query} returned nothing.`;
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'records',
+        title: `Records per second: sent vs ACKed vs stored (${w} s trailing rate)`,
+        axes: { y: 'records/s' },
+        lines: [
+          { label: 'sent (k6)', values: rateOnGrid(f, 'k6_records_sent', g, w), color: C.blue },
+          { label: 'ACKed (k6)', values: rateOnGrid(f, 'k6_records_acked', g, w), color: C.green },
+          { label: 'received (platform)', values: rateOnGrid(f, 'platform_received', g, w), color: C.orange, dash: true },
+          { label: 'stored (platform)', values: rateOnGrid(f, 'platform_inserted', g, w), color: C.purple },
+          { label: 'resent (k6)', values: rateOnGrid(f, 'k6_records_resent', g, w), color: C.red },
+        ],
+      },
+      ['k6_records_sent', 'k6_records_acked', 'platform_received', 'platform_inserted'],
+      f,
+    ),
+  );
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'ack-latency',
+        title: 'ACK latency',
+        axes: { y: 'ms' },
+        note: 'k6 lines are cumulative since the test start (k6 trend stats); the platform line is the ACK histogram over a trailing window.',
+        lines: [
+          { label: 'p50 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p50'), g, 1000), color: C.green },
+          { label: 'p95 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p95'), g, 1000), color: C.orange },
+          { label: 'p99 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p99'), g, 1000), color: C.red },
+          { label: `p95 platform (${w} s)`, values: quantileOverTime(seriesOf(f, 'ack_duration'), 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.purple, dash: true },
+        ],
+      },
+      ['k6_ack_latency_p95', 'ack_duration'],
+      f,
+    ),
+  );
+
+  const reqRate = rateOnGrid(f, 'http_requests', g, w);
+  const errRate = rateOnGrid(f, 'http_requests_5xx', g, w);
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'api',
+        title: 'REST API latency and error ratio',
+        axes: { y: 'ms', ratio: 'error ratio' },
+        lines: [
+          { label: `p95 (${w} s)`, values: quantileOverTime(seriesOf(f, 'http_duration'), 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.blue },
+          { label: 'p95 by endpoint (k6, cumulative)', values: sumOnGrid(seriesOf(f, 'k6_http_req_duration_p95').slice(0, 1), g, 1000), color: C.cyan, dash: true },
+          {
+            label: '5xx ratio',
+            values: reqRate.map((r, i) => (r && r > 0 ? (errRate[i] ?? 0) / r : null)),
+            color: C.red,
+            scale: 'ratio',
+          },
+        ],
+      },
+      ['http_duration', 'http_requests', 'k6_http_req_duration_p95'],
+      f,
+    ),
+  );
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'websocket',
+        title: 'WebSocket freshness',
+        axes: { y: 'ms', conn: 'connections' },
+        lines: [
+          { label: 'freshness p95 (k6, cumulative)', values: sumOnGrid(seriesOf(f, 'k6_ws_freshness_p95'), g, 1000), color: C.blue },
+          { label: 'open WebSockets', values: sumOnGrid(seriesOf(f, 'ws_connections'), g), color: C.grey, scale: 'conn' },
+        ],
+      },
+      ['k6_ws_freshness_p95', 'ws_connections'],
+      f,
+    ),
+  );
+  const ws = out[out.length - 1];
+  if (!ws.empty && !hasData(ws.lines.slice(0, 1)) && (ws.lines[1].values.every((v) => v === null || v === 0))) {
+    ws.empty = `No data in this run: ${query(f, 'k6_ws_freshness_p95')?.query} returned nothing and no WebSocket was open.`;
+  }
+
+  // mean batch size over the trailing window = Δsum / Δcount
+  const batchBuckets = seriesOf(f, 'batch_duration');
+  const sizeSum = seriesOf(f, 'batch_size_sum');
+  const meanSize = g.map((t) => {
+    const b = histogramIncrease(batchBuckets, t - w, t);
+    const n = b.length ? b[b.length - 1].count : 0;
+    const s = sumIncrease(sizeSum, t - w, t);
+    return n > 0 && s !== undefined ? s / n : null;
+  });
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'batch',
+        title: 'Database batch INSERT: duration and size',
+        axes: { y: 'ms', size: 'records/batch' },
+        lines: [
+          { label: `duration p50 (${w} s)`, values: quantileOverTime(batchBuckets, 0.5, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.green },
+          { label: `duration p95 (${w} s)`, values: quantileOverTime(batchBuckets, 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.orange },
+          { label: 'mean batch size', values: meanSize, color: C.purple, scale: 'size', dash: true },
+        ],
+      },
+      ['batch_duration', 'batch_size_sum'],
+      f,
+    ),
+  );
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'ingest-lag',
+        title: 'Ingest lag (device timestamp → commit)',
+        axes: { y: 's' },
+        lines: [
+          { label: `p50 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.5, w, g).map(([, v]) => v), color: C.green },
+          { label: `p95 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.95, w, g).map(([, v]) => v), color: C.orange },
+          { label: `p99 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.99, w, g).map(([, v]) => v), color: C.red },
+        ],
+      },
+      ['ingest_lag'],
+      f,
+    ),
+  );
+
+  const cpu = query(f, 'process_cpu');
+  const rss = seriesOf(f, 'process_rss');
+  const jobs = [...new Set([...(cpu?.series ?? []), ...rss].map((s) => s.labels.job ?? 'process'))].sort();
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'process',
+        title: 'Generator and platform processes: CPU and RSS',
+        axes: { y: 'CPU cores', mem: 'RSS MB' },
+        note: jobs.some((j) => /k6|generator/i.test(j)) ? undefined : 'No generator process is scraped by this Prometheus: only the scraped jobs are shown; the generator health figures of the manifest are listed under run metadata.',
+        lines: jobs.flatMap((job, i) => {
+          const c = (cpu?.series ?? []).filter((s) => (s.labels.job ?? 'process') === job);
+          const r = rss.filter((s) => (s.labels.job ?? 'process') === job);
+          return [
+            { label: `${job} CPU`, values: sumOnGrid(c.map((s) => ({ labels: {}, points: trailingRate(s.points, w) })), g), color: PALETTE[(2 * i) % PALETTE.length] },
+            { label: `${job} RSS`, values: sumOnGrid(r, g, 1 / 1e6), color: PALETTE[(2 * i + 1) % PALETTE.length], scale: 'mem', dash: true },
+          ];
+        }),
+      },
+      ['process_cpu', 'process_rss'],
+      f,
+    ),
+  );
+
+  out.push(
+    chart(
+      {
+        ...base,
+        id: 'eventloop',
+        title: 'Platform event-loop lag and writer queue',
+        axes: { y: 'ms', q: 'records queued' },
+        lines: [
+          ...seriesOf(f, 'eventloop_lag_p99').map((s, i) => ({ label: `event-loop lag p99 (${s.labels.job ?? 'process'})`, values: onGrid(s.points, g, 1000), color: PALETTE[i % PALETTE.length] })),
+          { label: 'writer queue', values: sumOnGrid(seriesOf(f, 'writer_queue'), g), color: C.brown, scale: 'q', dash: true },
+        ],
+      },
+      ['eventloop_lag_p99', 'writer_queue'],
+      f,
+    ),
+  );
+  return out;
+}
+
+export function stageBoundaries(stages: Array<{ name: string; start: string; end: string; devices: number }>, settleFraction = 0.3, maxSettle = 120): Boundary[] {
+  return stages.map((s) => {
+    const t = Date.parse(s.start) / 1000;
+    const e = Date.parse(s.end) / 1000;
+    return { t, label: `${s.name} · ${s.devices} devices`, steadyStart: t + Math.min((e - t) * settleFraction, maxSettle) };
+  });
+}
+
+/** ACK latency distribution over the whole window: non-cumulative counts per bucket. */
+export interface HistogramBar {
+  from: number;
+  to: number;
+  count: number;
+}
+
+export function latencyHistogram(f: SeriesFile | undefined, id = 'ack_duration', t0?: number, t1?: number): HistogramBar[] {
+  if (!f) return [];
+  const s = t0 ?? Date.parse(f.start) / 1000 - 1;
+  const e = t1 ?? Date.parse(f.end) / 1000;
+  const b = histogramIncrease(seriesOf(f, id), s, e);
+  const bars: HistogramBar[] = [];
+  for (let i = 0; i < b.length; i++) {
+    const prev = i === 0 ? 0 : b[i - 1].count;
+    bars.push({ from: i === 0 ? 0 : b[i - 1].le, to: b[i].le, count: Math.max(0, b[i].count - prev) });
+  }
+  return bars.some((x) => x.count > 0) ? bars : [];
+}
+
+export function capacityCharts(a: CapacityAnalysis): ChartSpec[] {
+  const out: ChartSpec[] = [];
+  const steps = [...a.steps].map((s) => s.metrics).sort((x, y) => x.devices - y.devices);
+  if (steps.length === 0) return out;
+  const xs = steps.map((s) => s.devices);
+  const markers: ChartSpec['markers'] = [];
+  if (a.knee) markers.push({ x: a.knee.x, label: `knee ${a.knee.x}`, color: C.orange });
+  if (a.capacity.devices !== null) markers.push({ x: a.capacity.devices, label: `capacity ${a.capacity.devices}`, color: C.green });
+  if (a.headroom) markers.push({ x: a.headroom.plannedDevices, label: `planned ${a.headroom.plannedDevices}`, color: C.grey });
+  const latLines: ChartLine[] = [
+    { label: 'ACK p50 (platform)', values: steps.map((s) => (s.ackP50 === undefined ? null : s.ackP50 * 1000)), color: C.green, points: true },
+    { label: 'ACK p95 (platform)', values: steps.map((s) => (s.ackP95 === undefined ? null : s.ackP95 * 1000)), color: C.orange, points: true },
+    { label: 'ACK p99 (platform)', values: steps.map((s) => (s.ackP99 === undefined ? null : s.ackP99 * 1000)), color: C.red, points: true },
+  ];
+  out.push({
+    id: 'cap-latency',
+    title: 'Latency per step (steady state) and the knee',
+    kind: 'xy',
+    xLabel: 'devices',
+    axes: { y: 'ms' },
+    x: xs,
+    lines: latLines,
+    markers,
+    ...(hasData(latLines) ? {} : { empty: 'No per-step latency: the ACK histogram has no data in the steady windows.' }),
+  });
+  // throughput: measurements at the step counts, the USL model on its own denser grid merged in
+  const curve = a.usl?.curve ?? [];
+  const allX = [...new Set([...xs, ...curve.map(([n]) => Math.round(n * 100) / 100)])].sort((p, q) => p - q);
+  const at = (n: number, f: (s: (typeof steps)[number]) => number | undefined) => {
+    const s = steps.filter((x) => x.devices === n);
+    const v = s.length ? f(s[s.length - 1]) : undefined;
+    return v === undefined ? null : v;
+  };
+  const thrLines: ChartLine[] = [
+    { label: 'stored records/s (measured)', values: allX.map((n) => at(n, (s) => s.storedRate)), color: C.purple, points: true },
+    { label: 'sent records/s (measured)', values: allX.map((n) => at(n, (s) => s.sentRate)), color: C.blue, points: true },
+  ];
+  if (a.usl) {
+    const m = new Map(curve.map(([n, x]) => [Math.round(n * 100) / 100, x]));
+    thrLines.push({ label: `USL fit (σ=${a.usl.sigma.toPrecision(3)}, κ=${a.usl.kappa.toPrecision(3)}, R²=${a.usl.r2.toFixed(3)})`, values: allX.map((n) => m.get(n) ?? null), color: C.grey, dash: true });
+  }
+  const thrMarkers = [...markers];
+  if (a.usl?.nStar && a.usl.nStar <= (allX[allX.length - 1] ?? 0)) thrMarkers.push({ x: a.usl.nStar, label: `N* ${Math.round(a.usl.nStar)}`, color: C.red });
+  out.push({
+    id: 'cap-throughput',
+    title: 'Throughput per step and the Universal Scalability Law fit',
+    kind: 'xy',
+    xLabel: 'devices',
+    axes: { y: 'records/s' },
+    x: allX,
+    lines: thrLines,
+    markers: thrMarkers,
+    ...(hasData(thrLines) ? {} : { empty: 'No per-step throughput: the record counters have no data in the steady windows.' }),
+  });
+  return out;
+}

@@ -1,0 +1,40 @@
+// Rebuilds every derived output of a run folder from what it stores (manifest, report.json, series.json,
+// db-stats.json): report.html, capacity.json, capacity.md. Needs no Prometheus and no PostgreSQL.
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderCapacityMarkdown } from '../capacity-markdown.js';
+import { analyzeCapacity, writeCapacity, type CapacityAnalysis, type CapacityOptions } from '../capacity/index.js';
+import { loadRunFolder, type RunFolder } from '../capacity/run-folder.js';
+import { HTML_FILE, renderHtml } from './page.js';
+
+export { renderHtml, HTML_FILE, histogramSvg } from './page.js';
+export const CAPACITY_MD_FILE = 'capacity.md';
+
+export interface WrittenOutputs {
+  html: string;
+  capacityJson: string;
+  capacityMd: string;
+  capacity: CapacityAnalysis;
+  run: RunFolder;
+}
+
+function put(file: string, text: string): string {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+  return file;
+}
+
+/**
+ * Writes report.html, capacity.json and capacity.md into the run folder. The lead calls this from run.ts
+ * after writeReports (report.json exists) and after captureSeries/captureDbStats; `fleetload report`
+ * calls it on a stored folder.
+ */
+export function writeHtmlReports(runDir: string, o: CapacityOptions = {}): WrittenOutputs {
+  const run = loadRunFolder(runDir);
+  const capacity = analyzeCapacity({ manifest: run.manifest, report: run.report, series: run.series, dbStats: run.dbStats }, o);
+  const capacityJson = writeCapacity(run.dir, capacity);
+  const capacityMd = put(join(run.dir, CAPACITY_MD_FILE), renderCapacityMarkdown(capacity));
+  const html = put(join(run.dir, HTML_FILE), renderHtml({ run, capacity }));
+  return { html, capacityJson, capacityMd, capacity, run };
+}

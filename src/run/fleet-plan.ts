@@ -1,0 +1,128 @@
+// From a validated profile (after the CLI's --devices/--duration overrides) to the FleetConfig the k6 scenario runs,
+// and from that config to the manifest's stage windows.
+//   --devices N on a stepped profile scales every step proportionally (the last step becomes N);
+//   --duration D scales every hold proportionally; storm times given as percentages follow the duration.
+import type { FleetConfig } from '../sim/fleet-config.js';
+import type { RunManifest } from './manifest.js';
+import type { Profile } from './profile.js';
+
+export interface FleetTarget {
+  host: string;
+  port: number;
+  /** http://host:port of the platform's HTTP API; API and WebSocket clients run only when it is known */
+  httpUrl?: string;
+}
+
+/** Stepped device counts scaled to `count` devices and hold times scaled to `durationMs`, as k6 start offsets. */
+export function scaledSteps(steps: NonNullable<Profile['steps']>, count: number, durationMs: number): Array<{ devices: number; startMs: number }> {
+  const nominal = steps[steps.length - 1].devices;
+  const holdSum = steps.reduce((a, s) => a + s.holdMs, 0);
+  const out: Array<{ devices: number; startMs: number }> = [];
+  let start = 0;
+  let prev = 0;
+  steps.forEach((s, i) => {
+    const last = i === steps.length - 1;
+    const devices = last ? count : Math.min(count, Math.max(prev, 1, Math.round((s.devices * count) / nominal)));
+    out.push({ devices, startMs: Math.round(start) });
+    start += (s.holdMs * durationMs) / holdSum;
+    prev = devices;
+  });
+  return out;
+}
+
+/** What the k6 scenario needs from a validated profile, the run id and where the load goes. */
+export function fleetConfigFor(profile: Profile, runId: string, target: FleetTarget): FleetConfig {
+  const durationMs = Math.ceil(profile.durationMs / 1000) * 1000;
+  const d = profile.devices;
+  const config: FleetConfig = {
+    runId,
+    seed: profile.seed,
+    devices: d.count,
+    durationSec: durationMs / 1000,
+    intervalMs: d.intervalMs,
+    recordsPerPacket: d.recordsPerPacket,
+    codec: d.codec,
+    devicesPerVu: d.devicesPerVu,
+    ackTimeoutMs: d.ackTimeoutMs,
+    reconnectBaseMs: d.reconnectBaseMs,
+    reconnectMaxMs: d.reconnectMaxMs,
+    tcpHost: target.host,
+    tcpPort: target.port,
+    centre: profile.centre,
+    parkedIntervalMs: d.parkedIntervalMs ?? d.intervalMs,
+    codec8eShare: d.codec8eShare ?? (d.codec === 142 ? 1 : 0),
+    replayOrder: d.replayOrder ?? 'oldest-first',
+    keepAliveMs: d.keepAliveMs ?? 0,
+    bufferLimit: d.bufferLimit ?? 100_000,
+    trendSampleEvery: profile.trendSampleEvery ?? 1,
+  };
+  if (d.linkDrops) config.linkDrops = d.linkDrops;
+  if (d.storm) {
+    let atMs = d.storm.atFraction !== undefined ? Math.round(d.storm.atFraction * durationMs) : (d.storm.atMs ?? 0);
+    // a --duration shorter than the storm time keeps the storm inside the run
+    if (atMs >= durationMs) atMs = Math.round(durationMs * 0.3);
+    config.storm = { atMs, offlineMs: Math.min(d.storm.offlineMs, Math.max(1000, durationMs - atMs - 1000)) };
+  }
+  if (d.route) config.route = d.route;
+  if (profile.steps && profile.steps.length > 0) config.steps = scaledSteps(profile.steps, d.count, durationMs);
+  if (target.httpUrl) config.httpUrl = target.httpUrl;
+  if (profile.api) {
+    const a = profile.api;
+    const startMs = Math.min(a.startAfterMs, Math.floor(durationMs / 4));
+    const apiMs = durationMs - startMs;
+    const stageSum = (a.stages ?? []).reduce((s, x) => s + x.durationMs, 0);
+    config.api = {
+      source: a.configName,
+      endpoints: a.endpoints,
+      headers: a.headers,
+      ...(a.tokenEnv ? { tokenEnv: a.tokenEnv } : {}),
+      ...(a.stages && stageSum > 0
+        ? { stages: a.stages.map((s) => ({ target: s.target, durationMs: Math.max(1, Math.round((s.durationMs * apiMs) / stageSum)) })) }
+        : { rate: a.rate ?? 1 }),
+      startMs,
+      durationMs: apiMs,
+      preAllocatedVUs: a.preAllocatedVUs,
+      maxVUs: a.maxVUs,
+      timeoutMs: a.timeoutMs,
+    };
+  }
+  if (profile.ws) {
+    const w = profile.ws;
+    const startMs = Math.min(w.startAfterMs, Math.floor(durationMs / 4));
+    config.ws = {
+      clients: w.clients,
+      subscribe: w.subscribe,
+      startMs,
+      durationMs: durationMs - startMs,
+      graceMs: Math.min(w.graceMs, Math.floor(durationMs / 5)),
+      tokenEnv: profile.api?.tokenEnv ?? 'FLEET_API_TOKEN',
+    };
+  }
+  return config;
+}
+
+/**
+ * The stage windows of a run, for the manifest: one stage per step ("step-1", … with the step's device count), or
+ * one "steady" stage. `loadStartedAt` is when k6 started its scenarios (default startedAt, which is slightly earlier:
+ * k6 needs a moment to start); the last stage ends at endedAt.
+ */
+export function stagesOf(config: FleetConfig, startedAt: Date, endedAt: Date, loadStartedAt: Date = startedAt): RunManifest['stages'] {
+  if (!config.steps || config.steps.length === 0) {
+    return [{ name: 'steady', start: startedAt.toISOString(), end: endedAt.toISOString(), devices: config.devices }];
+  }
+  const t0 = loadStartedAt.getTime();
+  const end = endedAt.getTime();
+  return config.steps.map((s, i) => {
+    const next = config.steps![i + 1];
+    const start = Math.min(t0 + s.startMs, end);
+    const stop = next ? Math.min(t0 + next.startMs, end) : end;
+    return { name: `step-${i + 1}`, start: new Date(start).toISOString(), end: new Date(stop).toISOString(), devices: s.devices };
+  });
+}
+
+/** When k6 started its scenarios, from its summary (end of test minus the test's run time). */
+export function loadStartFromSummary(summary: unknown, endedAt: Date): Date | undefined {
+  const ms = (summary as { state?: { testRunDurationMs?: unknown } } | undefined)?.state?.testRunDurationMs;
+  return typeof ms === 'number' && ms > 0 ? new Date(endedAt.getTime() - ms) : undefined;
+}
+

@@ -1,0 +1,97 @@
+// The run manifest (run.json in the run folder): everything needed to verify a run later, and to
+// reproduce it. Never holds secrets: connection URLs are stored without passwords.
+import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { badInput, invalidRun } from '../cli/errors.js';
+import { stripPassword } from '../verify/redact.js';
+import type { FaultRecord } from './faults.js';
+
+export const MANIFEST_FILE = 'run.json';
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+export interface RunManifest {
+  runId: string; // [A-Za-z0-9_-]+ ; equals the k6 `testid` tag
+  profile: string;
+  seed: number;
+  startedAt: string; // ISO; the exact load window
+  endedAt: string;
+  stages: Array<{ name: string; start: string; end: string; devices: number }>;
+  devices: number;
+  imeis: string[]; // every IMEI the run used
+  target: { tcp: string; http?: string; ws?: string; embedded: boolean };
+  prometheus: { url: string }; // credentials never stored
+  postgres?: { url: string }; // REDACTED form only (no password)
+  versions: Record<string, string>; // fleetload, k6, tcp extension, node, prometheus, postgres
+  k6: { exitCode: number; summaryFile?: string }; // path relative to the run dir
+  generator?: Record<string, number>; // health figures, may be absent
+  faults?: FaultRecord[]; // fault runs: each fault's action, planned time and real start/end
+}
+
+/** Writes run.json atomically; URLs lose their passwords on the way. */
+export function writeManifest(dir: string, m: RunManifest): void {
+  const problems = manifestProblems(m);
+  if (problems.length > 0) throw invalidRun(`refusing to write an incomplete run manifest: ${problems.join('; ')}`);
+  const safe: RunManifest = {
+    ...m,
+    prometheus: { url: stripPassword(m.prometheus.url) },
+    ...(m.postgres ? { postgres: { url: stripPassword(m.postgres.url) } } : {}),
+  };
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, MANIFEST_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(safe, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/** Reads and checks run.json. Missing -> badInput (not a run folder); malformed -> invalidRun. */
+export function readManifest(dir: string): RunManifest {
+  const file = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw badInput(`${dir} is not a run folder: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+  }
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw invalidRun(`${file} is not valid JSON: ${(e as Error).message}`, e);
+  }
+  const problems = manifestProblems(m);
+  if (problems.length > 0) throw invalidRun(`${file} is not a complete run manifest: ${problems.join('; ')}`);
+  return m as RunManifest;
+}
+
+/** What is wrong with a manifest, one phrase per problem (empty when it is usable). */
+export function manifestProblems(m: unknown): string[] {
+  const p: string[] = [];
+  if (m === null || typeof m !== 'object') return ['expected a JSON object'];
+  const o = m as Record<string, unknown>;
+  const str = (k: string) => typeof o[k] === 'string' && (o[k] as string).length > 0;
+  const date = (v: unknown) => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+  if (!str('runId') || !RUN_ID_PATTERN.test(o.runId as string)) p.push('runId must match [A-Za-z0-9_-]+');
+  if (!str('profile')) p.push('profile must be a non-empty string');
+  if (typeof o.seed !== 'number') p.push('seed must be a number');
+  if (!date(o.startedAt)) p.push('startedAt must be an ISO date');
+  if (!date(o.endedAt)) p.push('endedAt must be an ISO date');
+  if (!Array.isArray(o.stages)) p.push('stages must be a list');
+  else
+    o.stages.forEach((s: unknown, i) => {
+      const st = s as Record<string, unknown> | null;
+      if (!st || typeof st.name !== 'string' || !date(st.start) || !date(st.end) || typeof st.devices !== 'number')
+        p.push(`stages[${i}] needs name, start, end (ISO) and devices`);
+    });
+  if (typeof o.devices !== 'number') p.push('devices must be a number');
+  if (!Array.isArray(o.imeis) || !o.imeis.every((x) => typeof x === 'string')) p.push('imeis must be a list of strings');
+  const t = o.target as Record<string, unknown> | undefined;
+  if (!t || typeof t.tcp !== 'string' || typeof t.embedded !== 'boolean') p.push('target needs tcp and embedded');
+  const prom = o.prometheus as Record<string, unknown> | undefined;
+  if (!prom || typeof prom.url !== 'string') p.push('prometheus.url must be a string');
+  if (o.postgres !== undefined && typeof (o.postgres as Record<string, unknown> | null)?.url !== 'string') p.push('postgres.url must be a string');
+  if (!o.versions || typeof o.versions !== 'object') p.push('versions must be an object');
+  const k6 = o.k6 as Record<string, unknown> | undefined;
+  if (!k6 || typeof k6.exitCode !== 'number') p.push('k6.exitCode must be a number');
+  else if (k6.summaryFile !== undefined && typeof k6.summaryFile !== 'string') p.push('k6.summaryFile must be a string');
+  return p;
+}

@@ -1,0 +1,350 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { badInput } from '../cli/errors.js';
+import { repoRoot } from '../stack/repo-root.js';
+import type { ApiEndpoint } from '../sim/fleet-config.js';
+import type { RouteOptions } from '../sim/route.js';
+import { parseDurationMs } from './duration.js';
+import { parseFaultSpecs, type FaultSpec, type RawFault } from './faults.js';
+import { DEFAULT_GENERATOR_THRESHOLDS, type GeneratorThresholds } from './generator-health.js';
+import { parseYamlSource, pointerToPath, YamlSyntaxError, type YamlSource } from './yaml-source.js';
+
+/** A profile after validation, with durations in milliseconds and defaults filled in. */
+export interface Profile {
+  name: string;
+  file: string;
+  description: string;
+  seed: number;
+  durationMs: number;
+  maxDurationMs: number;
+  centre: { latitude: number; longitude: number };
+  devices: {
+    count: number;
+    intervalMs: number;
+    recordsPerPacket: number;
+    codec: 8 | 142;
+    devicesPerVu: number;
+    ackTimeoutMs: number;
+    reconnectBaseMs: number;
+    reconnectMaxMs: number;
+    parkedIntervalMs: number;
+    /** share of devices on Codec 8E (0..1) */
+    codec8eShare: number;
+    replayOrder: 'oldest-first' | 'newest-first';
+    keepAliveMs: number;
+    bufferLimit: number;
+    linkDrops?: { perDeviceHour: number; offlineMs: number };
+    /** at: ms after the start, or a fraction of the duration (0..1) when given as a percentage */
+    storm?: { atMs?: number; atFraction?: number; offlineMs: number };
+    route?: Partial<RouteOptions>;
+  };
+  /** Stepped fleet: cumulative device counts and how long each is held (holds add up to durationMs). */
+  steps?: Array<{ devices: number; holdMs: number }>;
+  api?: ApiProfile;
+  ws?: { clients: number; subscribe: 'all' | number; startAfterMs: number; graceMs: number };
+  trendSampleEvery: number;
+  generator: GeneratorThresholds;
+  /** faults injected into the embedded stack during the run (src/run/faults.ts) */
+  faults?: FaultSpec[];
+  /** the SLO file the profile names (absolute path), used unless --slo is given */
+  sloFile?: string;
+}
+
+export interface ApiProfile {
+  /** the API config file used */
+  configFile: string;
+  configName: string;
+  endpoints: ApiEndpoint[];
+  headers: Record<string, string>;
+  tokenEnv?: string;
+  rate?: number;
+  stages?: Array<{ target: number; durationMs: number }>;
+  startAfterMs: number;
+  preAllocatedVUs: number;
+  maxVUs: number;
+  timeoutMs: number;
+}
+
+type RawDurationRange = [string, string];
+
+interface RawProfile {
+  name: string;
+  description?: string;
+  seed?: number;
+  duration: string;
+  maxDuration?: string;
+  centre?: { latitude: number; longitude: number };
+  devices: {
+    count: number;
+    interval?: string;
+    recordsPerPacket?: number;
+    codec?: string | number;
+    devicesPerVu?: number;
+    ackTimeout?: string;
+    reconnectBase?: string;
+    reconnectMax?: string;
+    parkedInterval?: string;
+    codec8eShare?: number;
+    replayOrder?: 'oldest-first' | 'newest-first';
+    keepAlive?: string;
+    bufferLimit?: number;
+    linkDrops?: { perDeviceHour: number; offline: string };
+    storm?: { at: string; offline: string };
+    route?: { cruiseKmh?: [number, number]; stopDwell?: RawDurationRange; layover?: RawDurationRange; stopSpacingM?: [number, number] };
+  };
+  steps?: Array<{ devices: number; hold?: string }>;
+  api?: {
+    config?: string;
+    rate?: number;
+    stages?: Array<{ target: number; duration: string }>;
+    startAfter?: string;
+    preAllocatedVUs?: number;
+    maxVUs?: number;
+    timeout?: string;
+  };
+  ws?: { clients: number; subscribe?: 'all' | number; startAfter?: string; grace?: string };
+  metrics?: { trendSampleEvery?: number };
+  slo?: string;
+  faults?: RawFault[];
+  generator?: { maxSendLagP95?: string; maxVuLoopLagP95?: string; maxCpuPercent?: number; maxRssMb?: number; maxDroppedIterations?: number; maxGeneratorErrors?: number };
+}
+
+interface RawApiConfig {
+  name: string;
+  description?: string;
+  headers?: Record<string, string>;
+  auth?: { type: 'bearer' | 'none'; tokenEnv?: string };
+  endpoints: Array<{ name: string; method?: ApiEndpoint['method']; path: string; weight?: number; body?: string; headers?: Record<string, string>; expect?: number[] }>;
+}
+
+export const profilesDir = () => join(repoRoot(), 'scenarios', 'profiles');
+
+export function listProfiles(): string[] {
+  return readdirSync(profilesDir())
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.replace(/\.yaml$/, ''))
+    .sort();
+}
+
+export const apiConfigsDir = () => join(repoRoot(), 'scenarios', 'api');
+
+const validators = new Map<string, ReturnType<Ajv['compile']>>();
+function validateWith(schemaFile: string, data: unknown): ErrorObject[] {
+  let validator = validators.get(schemaFile);
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
+    validator = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    validators.set(schemaFile, validator);
+  }
+  // oneOf/anyOf add a summary error after the branch errors; the branch errors say more
+  const errors = validator(data) ? [] : [...(validator.errors ?? [])];
+  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+  return specific.length > 0 ? specific : errors;
+}
+const validate = (data: unknown) => validateWith(join(profilesDir(), 'profile.schema.json'), data);
+
+function describe(e: ErrorObject): string {
+  const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+  switch (e.keyword) {
+    case 'required':
+      return `${field}: missing required field "${String(e.params.missingProperty)}"`;
+    case 'additionalProperties':
+      return `${field}: unknown field "${String(e.params.additionalProperty)}"`;
+    case 'pattern': {
+      const pattern = String(e.params.pattern);
+      if (pattern.includes('%')) return `${field}: expected a duration such as 30s or a percentage of the duration such as 40%`;
+      if (pattern.includes('(ms|s|m|h)')) return `${field}: expected a duration such as 500ms, 30s, 5m or 2h`;
+      if (pattern === '^/') return `${field}: expected a path starting with /`;
+      if (pattern.includes('A-Z')) return `${field}: expected an environment variable name such as FLEET_API_TOKEN`;
+      if (pattern.includes('_]+$')) return `${field}: expected lower-case letters, digits and underscores`;
+      return `${field}: expected lower-case letters, digits and dashes`;
+    }
+    case 'const':
+      return `${field}: expected ${JSON.stringify(e.params.allowedValue)}`;
+    case 'enum':
+      return `${field}: expected one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return `${field}: ${e.message ?? 'invalid'}`;
+  }
+}
+
+/** Reads and validates a YAML file against a schema; every error names file, line and field. */
+function readValidated(file: string, what: string, schemaFile: string): YamlSource {
+  let src: YamlSource;
+  try {
+    src = parseYamlSource(file, readFileSync(file, 'utf8'));
+  } catch (e) {
+    if (e instanceof YamlSyntaxError) throw badInput(e.message);
+    throw e;
+  }
+  const errors = validateWith(schemaFile, src.data);
+  if (errors.length > 0) {
+    const lines = errors.slice(0, 8).map((e) => `${file}:${src.lineOf(pointerToPath(e.instancePath)) ?? '?'}: ${describe(e)}`);
+    throw badInput(`invalid ${what}:\n  ${lines.join('\n  ')}`);
+  }
+  return src;
+}
+
+/** Loads a profile by name (scenarios/profiles/<name>.yaml) or by path; every error names file, line and field. */
+export function loadProfile(nameOrPath: string): Profile {
+  const file = nameOrPath.endsWith('.yaml') || nameOrPath.includes('/') ? nameOrPath : join(profilesDir(), `${nameOrPath}.yaml`);
+  if (!existsSync(file)) {
+    throw badInput(`profile "${nameOrPath}" not found (looked for ${file}); known profiles: ${listProfiles().join(', ')}`);
+  }
+  const src = readValidated(file, 'profile', join(profilesDir(), 'profile.schema.json'));
+  const raw = src.data as RawProfile;
+  const at = (path: Array<string | number>, msg: string) => badInput(`${file}:${src.lineOf(path) ?? '?'}: ${msg}`);
+  const expectedName = basename(file).replace(/\.yaml$/, '');
+  if (raw.name !== expectedName) throw at(['name'], `name: "${raw.name}" must equal the file name "${expectedName}"`);
+  const ms = (text: string | undefined, fallback: string) => parseDurationMs(text ?? fallback) as number;
+  const durationMs = ms(raw.duration, raw.duration);
+  if (durationMs < 1000) throw at(['duration'], 'duration: must be at least 1s');
+  const d = raw.devices;
+
+  let steps: Profile['steps'];
+  if (raw.steps) {
+    const holds = raw.steps.map((s) => (s.hold !== undefined ? ms(s.hold, s.hold) : undefined));
+    const given = holds.filter((h) => h !== undefined).length;
+    if (given !== 0 && given !== holds.length) throw at(['steps'], 'steps: give every step a hold, or none (equal shares of duration)');
+    raw.steps.forEach((s, i) => {
+      if (i > 0 && s.devices < raw.steps![i - 1].devices) throw at(['steps', i, 'devices'], `steps.${i}.devices: steps add devices; ${s.devices} is fewer than the previous step's ${raw.steps![i - 1].devices}`);
+    });
+    const equal = Math.floor(durationMs / raw.steps.length);
+    steps = raw.steps.map((s, i) => ({ devices: s.devices, holdMs: holds[i] ?? (i === raw.steps!.length - 1 ? durationMs - equal * i : equal) }));
+    const sum = steps.reduce((a, s) => a + s.holdMs, 0);
+    if (sum !== durationMs) throw at(['steps'], `steps: the holds add up to ${sum / 1000}s but duration is ${durationMs / 1000}s`);
+  }
+  const count = d.count ?? steps?.[steps.length - 1].devices;
+  if (count === undefined) throw at(['devices'], 'devices: missing required field "count" (or give steps)');
+  if (steps && d.count !== undefined && d.count !== steps[steps.length - 1].devices) {
+    throw at(['devices', 'count'], `devices.count: ${d.count} must equal the last step's devices (${steps[steps.length - 1].devices}), or be left out`);
+  }
+
+  let storm: Profile['devices']['storm'];
+  if (d.storm) {
+    const offlineMs = ms(d.storm.offline, d.storm.offline);
+    if (d.storm.at.endsWith('%')) {
+      const f = Number(d.storm.at.slice(0, -1)) / 100;
+      if (!(f >= 0 && f < 1)) throw at(['devices', 'storm', 'at'], 'devices.storm.at: a percentage must be below 100%');
+      storm = { atFraction: f, offlineMs };
+    } else {
+      const atMs = ms(d.storm.at, d.storm.at);
+      if (atMs >= durationMs) throw at(['devices', 'storm', 'at'], `devices.storm.at: ${d.storm.at} is not before the end of the run (${raw.duration})`);
+      storm = { atMs, offlineMs };
+    }
+  }
+  const r = d.route;
+  const route: Partial<RouteOptions> | undefined = r
+    ? {
+        ...(r.cruiseKmh ? { cruiseKmh: r.cruiseKmh } : {}),
+        ...(r.stopSpacingM ? { stopSpacingM: r.stopSpacingM } : {}),
+        ...(r.stopDwell ? { stopDwellMs: [ms(r.stopDwell[0], '0s'), ms(r.stopDwell[1], '0s')] as [number, number] } : {}),
+        ...(r.layover ? { layoverMs: [ms(r.layover[0], '0s'), ms(r.layover[1], '0s')] as [number, number] } : {}),
+      }
+    : undefined;
+  const faults = raw.faults ? parseFaultSpecs(raw.faults, durationMs, (path, msg) => at(path, msg)) : undefined;
+  let sloFile: string | undefined;
+  if (raw.slo !== undefined) {
+    sloFile = resolve(dirname(file), raw.slo);
+    if (!existsSync(sloFile)) throw at(['slo'], `slo: no SLO file at ${sloFile} (the path is relative to the profile file)`);
+  }
+  const intervalMs = ms(d.interval, '10s');
+  const codec: 8 | 142 = String(d.codec ?? '8') === '8e' ? 142 : 8;
+  const g = raw.generator ?? {};
+  return {
+    name: raw.name,
+    file,
+    description: raw.description ?? '',
+    seed: raw.seed ?? 1,
+    durationMs,
+    maxDurationMs: raw.maxDuration ? ms(raw.maxDuration, raw.maxDuration) : durationMs + 120_000,
+    centre: raw.centre ?? { latitude: 44.7722, longitude: 17.191 },
+    devices: {
+      count,
+      intervalMs,
+      recordsPerPacket: d.recordsPerPacket ?? 1,
+      codec,
+      devicesPerVu: d.devicesPerVu ?? 200,
+      ackTimeoutMs: ms(d.ackTimeout, '30s'),
+      reconnectBaseMs: ms(d.reconnectBase, '1s'),
+      reconnectMaxMs: ms(d.reconnectMax, '60s'),
+      parkedIntervalMs: Math.max(intervalMs, d.parkedInterval ? ms(d.parkedInterval, '0s') : intervalMs),
+      codec8eShare: d.codec8eShare ?? (codec === 142 ? 1 : 0),
+      replayOrder: d.replayOrder ?? 'oldest-first',
+      keepAliveMs: ms(d.keepAlive, '0s'),
+      bufferLimit: d.bufferLimit ?? 100_000,
+      ...(d.linkDrops ? { linkDrops: { perDeviceHour: d.linkDrops.perDeviceHour, offlineMs: ms(d.linkDrops.offline, '0s') } } : {}),
+      ...(storm ? { storm } : {}),
+      ...(route ? { route } : {}),
+    },
+    ...(steps ? { steps } : {}),
+    ...(raw.api ? { api: apiProfile(raw.api, file, src) } : {}),
+    ...(raw.ws && raw.ws.clients > 0
+      ? { ws: { clients: raw.ws.clients, subscribe: raw.ws.subscribe ?? 'all', startAfterMs: ms(raw.ws.startAfter, '3s'), graceMs: ms(raw.ws.grace, '5s') } }
+      : {}),
+    trendSampleEvery: raw.metrics?.trendSampleEvery ?? 1,
+    ...(faults ? { faults } : {}),
+    ...(sloFile ? { sloFile } : {}),
+    generator: {
+      maxSendLagP95Ms: g.maxSendLagP95 ? ms(g.maxSendLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxSendLagP95Ms,
+      maxVuLoopLagP95Ms: g.maxVuLoopLagP95 ? ms(g.maxVuLoopLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxVuLoopLagP95Ms,
+      maxCpuPercent: g.maxCpuPercent ?? DEFAULT_GENERATOR_THRESHOLDS.maxCpuPercent,
+      ...(g.maxRssMb !== undefined ? { maxRssMb: g.maxRssMb } : {}),
+      maxDroppedIterations: g.maxDroppedIterations ?? DEFAULT_GENERATOR_THRESHOLDS.maxDroppedIterations,
+      maxGeneratorErrors: g.maxGeneratorErrors ?? DEFAULT_GENERATOR_THRESHOLDS.maxGeneratorErrors,
+    },
+  };
+}
+
+function apiProfile(a: NonNullable<RawProfile['api']>, profileFile: string, src: YamlSource): ApiProfile {
+  const ms = (text: string | undefined, fallback: string) => parseDurationMs(text ?? fallback) as number;
+  if (a.rate !== undefined && a.stages !== undefined) {
+    throw badInput(`${profileFile}:${src.lineOf(['api', 'stages']) ?? '?'}: api: give either rate (constant) or stages (ramping), not both`);
+  }
+  const cfg = loadApiConfig(a.config ?? 'default', `${profileFile}:${src.lineOf(['api', 'config']) ?? '?'}: api.config`);
+  const preAllocatedVUs = a.preAllocatedVUs ?? 5;
+  return {
+    ...cfg,
+    ...(a.stages ? { stages: a.stages.map((s) => ({ target: s.target, durationMs: ms(s.duration, s.duration) })) } : { rate: a.rate ?? 1 }),
+    startAfterMs: ms(a.startAfter, '5s'),
+    preAllocatedVUs,
+    maxVUs: Math.max(preAllocatedVUs, a.maxVUs ?? 50),
+    timeoutMs: ms(a.timeout, '10s'),
+  };
+}
+
+/** Loads an API client config (scenarios/api/<name>.yaml or a path), validated like profiles. */
+export function loadApiConfig(nameOrPath: string, referencedFrom = 'api config'): Pick<ApiProfile, 'configFile' | 'configName' | 'endpoints' | 'headers' | 'tokenEnv'> {
+  const file = nameOrPath.endsWith('.yaml') || nameOrPath.includes('/') ? nameOrPath : join(apiConfigsDir(), `${nameOrPath}.yaml`);
+  if (!existsSync(file)) {
+    const known = readdirSync(apiConfigsDir()).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
+    throw badInput(`${referencedFrom}: API config "${nameOrPath}" not found (looked for ${file}); known: ${known.join(', ')}`);
+  }
+  const src = readValidated(file, 'API config', join(apiConfigsDir(), 'api.schema.json'));
+  const raw = src.data as RawApiConfig;
+  const expectedName = basename(file).replace(/\.yaml$/, '');
+  if (raw.name !== expectedName) throw badInput(`${file}:${src.lineOf(['name']) ?? '?'}: name: "${raw.name}" must equal the file name "${expectedName}"`);
+  const seen = new Set<string>();
+  raw.endpoints.forEach((e, i) => {
+    if (seen.has(e.name)) throw badInput(`${file}:${src.lineOf(['endpoints', i, 'name']) ?? '?'}: endpoints.${i}.name: "${e.name}" is used twice`);
+    seen.add(e.name);
+    if (e.body !== undefined && (e.method ?? 'GET') === 'GET') throw badInput(`${file}:${src.lineOf(['endpoints', i, 'body']) ?? '?'}: endpoints.${i}.body: a GET request has no body`);
+  });
+  const bearer = raw.auth?.type === 'bearer' || raw.auth === undefined;
+  return {
+    configFile: file,
+    configName: raw.name,
+    headers: raw.headers ?? {},
+    ...(bearer ? { tokenEnv: raw.auth?.tokenEnv ?? 'FLEET_API_TOKEN' } : {}),
+    endpoints: raw.endpoints.map((e) => ({
+      name: e.name,
+      method: e.method ?? 'GET',
+      path: e.path,
+      weight: e.weight ?? 1,
+      ...(e.body !== undefined ? { body: e.body } : {}),
+      ...(e.headers ? { headers: e.headers } : {}),
+      ...(e.expect ? { expect: e.expect } : {}),
+    })),
+  };
+}

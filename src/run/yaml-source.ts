@@ -1,0 +1,42 @@
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+
+/** A parsed YAML file that can say on which line a field sits, so errors can point at it. */
+export interface YamlSource {
+  file: string;
+  data: unknown;
+  lineOf(path: ReadonlyArray<string | number>): number | undefined;
+}
+
+export class YamlSyntaxError extends Error {}
+
+export function parseYamlSource(file: string, text: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+    throw new YamlSyntaxError(`${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`);
+  }
+  return {
+    file,
+    data: doc.toJS(),
+    lineOf(path) {
+      // Walk up to the nearest existing parent so a missing field points at the object that lacks it.
+      for (let n = path.length; n >= 0; n--) {
+        const node = doc.getIn(path.slice(0, n), true);
+        if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** ajv's instancePath ("/devices/count") → path segments (["devices", "count"]). */
+export function pointerToPath(pointer: string): Array<string | number> {
+  if (!pointer) return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}

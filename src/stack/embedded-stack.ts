@@ -1,0 +1,71 @@
+import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
+import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
+import { startPrometheus, type RunningPrometheus } from './prometheus.js';
+
+export interface EmbeddedStack {
+  pg: EmbeddedPg;
+  platform: PlatformProcess;
+  prometheus: RunningPrometheus;
+  /**
+   * Starts the reference platform again on the SAME tcp and http ports (devices reconnect to the same address,
+   * Prometheus scrapes the same target) after it died (fault runs: SIGKILL); `platform` then is the new process
+   * and stop() stops that one.
+   */
+  restartPlatform(): Promise<PlatformProcess>;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedStackOptions {
+  scrapeIntervalSec?: number;
+  platformArgs?: string[];
+  log?: (component: string, line: string) => void;
+  /** Names the stack's temporary folders (the run id), so its processes can be found in `ps`. */
+  label?: string;
+}
+
+/**
+ * The default target: PostgreSQL, the reference platform and a Prometheus scraping it, all on free
+ * loopback ports. Whatever started is stopped again if a later part fails, so no process outlives us.
+ */
+export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
+  const log = opts.log ?? (() => {});
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) {
+      await part.stop().catch((e: unknown) => log('stack', `stop failed: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    started.length = 0;
+  };
+  try {
+    const pg = await startEmbeddedPostgres({ label: opts.label, log: (l) => log('postgres', l) });
+    started.push(pg);
+    const platformLog = (l: string) => log('platform', l);
+    let platform = await startPlatformProcess({ pgUrl: pg.url, extraArgs: opts.platformArgs, log: platformLog });
+    // stops whichever platform process is current (it is replaced by restartPlatform)
+    started.push({ stop: () => platform.stop() });
+    const prometheus = await startPrometheus({
+      scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }],
+      scrapeIntervalSec: opts.scrapeIntervalSec ?? 1,
+      label: opts.label,
+      log: (l) => log('prometheus', l),
+    });
+    started.push(prometheus);
+    const stack: EmbeddedStack = {
+      pg,
+      platform,
+      prometheus,
+      async restartPlatform() {
+        const old = platform;
+        await old.stop(); // no-op when it is already dead
+        platform = await startPlatformProcess({ pgUrl: pg.url, tcpPort: old.tcpPort, httpPort: old.httpPort, extraArgs: opts.platformArgs, log: platformLog });
+        stack.platform = platform;
+        return platform;
+      },
+      stop: stopAll,
+    };
+    return stack;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

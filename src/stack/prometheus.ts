@@ -1,0 +1,139 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { infraError } from '../cli/errors.js';
+import { spawnTracked, stopChild } from './children.js';
+import { freePort } from './ports.js';
+
+export interface ScrapeTarget {
+  job: string;
+  /** host:port */
+  address: string;
+  metricsPath?: string;
+}
+
+export interface PrometheusOptions {
+  scrapeTargets: ScrapeTarget[];
+  scrapeIntervalSec?: number;
+  port?: number;
+  log?: (line: string) => void;
+  /** Goes into the temporary folder's name, so a run's processes can be told apart in `ps`. */
+  label?: string;
+}
+
+export interface RunningPrometheus {
+  url: string;
+  /** URL k6's experimental-prometheus-rw output writes to. */
+  remoteWriteUrl: string;
+  scrapeIntervalSec: number;
+  version: string;
+  stop(): Promise<void>;
+}
+
+/** The prometheus binary: $PROMETHEUS_BIN, else the first `prometheus` on PATH (Debian installs /usr/bin/prometheus). */
+export function findPrometheus(): string | undefined {
+  const fromEnv = process.env.PROMETHEUS_BIN;
+  const candidates = fromEnv ? [fromEnv] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'prometheus'));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function prometheusVersion(bin: string): string {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  const m = /version (\S+)/.exec(`${out.stdout}${out.stderr}`);
+  return m ? m[1] : 'unknown';
+}
+
+export function scrapeConfig(targets: ScrapeTarget[], intervalSec: number): string {
+  // Short intervals so that a 30-second smoke run still has enough points to judge.
+  const jobs = targets
+    .map(
+      (t) => `  - job_name: ${JSON.stringify(t.job)}
+    metrics_path: ${JSON.stringify(t.metricsPath ?? '/metrics')}
+    static_configs:
+      - targets: [${JSON.stringify(t.address)}]`,
+    )
+    .join('\n');
+  return `global:
+  scrape_interval: ${intervalSec}s
+  evaluation_interval: ${intervalSec}s
+scrape_configs:
+${jobs}
+`;
+}
+
+/** Starts Debian's Prometheus with the remote-write receiver on, scraping the given targets. */
+export async function startPrometheus(opts: PrometheusOptions): Promise<RunningPrometheus> {
+  const bin = findPrometheus();
+  if (!bin) {
+    throw infraError(
+      'prometheus not found: install it with `apt-get install -y prometheus` (Debian/Ubuntu) or set PROMETHEUS_BIN to its path',
+    );
+  }
+  const interval = opts.scrapeIntervalSec ?? 1;
+  const port = opts.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), `fleetload-prom-${opts.label ? `${opts.label}-` : ''}`));
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, scrapeConfig(opts.scrapeTargets, interval));
+  const log = opts.log ?? (() => {});
+  const child = spawnTracked(
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+      '--storage.tsdb.retention.time=2d',
+      // k6 pushes cumulative trend stats; allow its samples to trail the scrape clock slightly
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-4000);
+    for (const line of text.split('\n')) if (line.trim()) log(line);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const url = `http://127.0.0.1:${port}`;
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      cleanup();
+      throw infraError(`prometheus exited during start-up (code ${child.exitCode}): ${output.trim().slice(-600)}`);
+    }
+    try {
+      const res = await fetch(`${url}/-/ready`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stopChild(child, 2000);
+      cleanup();
+      throw infraError(`prometheus did not become ready on ${url} within 30 s: ${output.trim().slice(-600)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    remoteWriteUrl: `${url}/api/v1/write`,
+    scrapeIntervalSec: interval,
+    version: prometheusVersion(bin),
+    async stop() {
+      await stopChild(child, 10_000);
+      cleanup();
+    },
+  };
+}

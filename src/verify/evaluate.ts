@@ -1,0 +1,186 @@
+// Pure evaluation: values in, statuses, score and verdict out. No I/O.
+//
+// Per objective: no data (null, NaN, ±Inf, zero denominator, too few samples) -> onNoData policy;
+// else all pass criteria hold -> pass; only relative criteria unknown (no baseline) -> warn "no baseline";
+// else all warning criteria hold -> warn; else fail. reportOnly objectives are shown but never counted.
+// Score = Σ weight·(1 pass, 0.5 warn, 0 fail) / Σ weight of counted objectives × 100.
+// Verdict: invalid run -> invalid; any counted objective failing (key or not) -> fail; else score >= total.pass
+// -> pass, score >= total.warning -> warn, else fail. Nothing counted at all -> invalid (nothing was verified).
+import { checkCriterion, criteriaText } from './criteria.js';
+import { formatValue } from './format.js';
+import type { Effect, ObjectiveResult, ObjectiveStatus, Report, StageResult, Verdict } from './report-types.js';
+import type { Criterion, Objective, SloFile } from './slo-types.js';
+
+/** What the evidence collectors found for one objective (or one stage of it). */
+export interface Measurement {
+  value: number | null;
+  /** Why value is null (empty result, NaN, zero denominator, file missing...). */
+  reason?: string;
+  /** Sample count from samplesQuery, when the objective has one (null = the samples query had no data). */
+  samples?: number | null;
+  /** Expanded query, for the report. */
+  query?: string;
+}
+
+export interface StageMeasurement extends Measurement {
+  name: string;
+  start: string;
+  end: string;
+}
+
+export interface Evidence extends Measurement {
+  stages?: StageMeasurement[];
+}
+
+export interface Judgement {
+  value: number | null;
+  status: ObjectiveStatus;
+  effect: Effect;
+  why: string;
+}
+
+const CREDIT: Record<Effect, number> = { pass: 1, warn: 0.5, fail: 0, none: 0 };
+
+/** Judges one value against an objective's criteria. `baseline` = the baseline's value for this objective. */
+export function judge(o: Objective, m: Measurement, baseline?: number | null): Judgement {
+  let value = m.value;
+  let noData: string | undefined;
+  if (value !== null && !Number.isFinite(value)) {
+    noData = `value is ${String(value)}`;
+    value = null;
+  }
+  if (o.samplesQuery !== undefined) {
+    const min = o.minSamples ?? 1;
+    const samples = m.samples === undefined || m.samples === null || !Number.isFinite(m.samples) ? null : m.samples;
+    if (samples === null || samples < min) noData = `${samples === null ? 'no' : samples} sample${samples === 1 ? '' : 's'}, fewer than minSamples ${min}`;
+    else if (value === null)
+      // Enough samples but no value: the query is broken, not the traffic missing. Never excused by policy.
+      return {
+        value: null,
+        status: o.reportOnly ? 'report-only' : 'fail',
+        effect: o.reportOnly ? 'none' : 'fail',
+        why: `no value although there are ${samples} samples (${noData ?? m.reason ?? 'empty result'}): check the query`,
+      };
+  }
+  if (value === null) noData ??= m.reason ?? 'empty result';
+
+  if (o.reportOnly) {
+    if (noData !== undefined) return { value: null, status: 'report-only', effect: 'none', why: `report only; no data: ${noData}` };
+    if (o.pass.length === 0) return { value, status: 'report-only', effect: 'none', why: `report only: ${formatValue(value, o.unit)}` };
+    const would = criteriaOutcome(o, value!, baseline);
+    return { value, status: 'report-only', effect: 'none', why: `report only; would be ${would.status}: ${would.why}` };
+  }
+  if (noData !== undefined) {
+    const effect: Effect = o.onNoData === 'skip' ? 'none' : o.onNoData;
+    const what = o.onNoData === 'skip' ? 'skipped, not scored' : `counts as ${o.onNoData}`;
+    return { value: null, status: 'no-data', effect, why: `no data: ${noData} (onNoData: ${o.onNoData}, ${what})` };
+  }
+  const r = criteriaOutcome(o, value!, baseline);
+  return { value, status: r.status, effect: r.status, why: r.why };
+}
+
+function criteriaOutcome(o: Objective, value: number, baseline: number | null | undefined): { status: 'pass' | 'warn' | 'fail'; why: string } {
+  const v = formatValue(value, o.unit);
+  const run = (cs: Criterion[]) => cs.map((c) => ({ c, ...checkCriterion(c, value, baseline) }));
+  const describe = (r: ReturnType<typeof run>[number]) => (r.target ? r.target : r.c.text);
+  const pass = run(o.pass);
+  const failed = pass.filter((r) => r.holds === false);
+  const unknown = pass.filter((r) => r.holds === 'unknown');
+  if (failed.length === 0 && unknown.length === 0) return { status: 'pass', why: `${v}, meets ${pass.map(describe).join(' and ')}` };
+  if (failed.length === 0)
+    return { status: 'warn', why: `${v}; no baseline for ${unknown.map((r) => r.c.text).join(' and ')} (absolute criteria hold)` };
+  const missed = `${v} misses ${failed.map(describe).join(' and ')}`;
+  if (o.warning.length === 0) return { status: 'fail', why: missed };
+  const warn = run(o.warning);
+  if (warn.every((r) => r.holds === true)) return { status: 'warn', why: `${missed}, within warning band ${warn.map(describe).join(' and ')}` };
+  if (warn.some((r) => r.holds === 'unknown') && !warn.some((r) => r.holds === false))
+    return { status: 'fail', why: `${missed}; the warning band needs a baseline (no baseline)` };
+  return { status: 'fail', why: `${missed} and the warning band ${criteriaText(o.warning)}` };
+}
+
+export interface Evaluation {
+  verdict: Verdict;
+  score: number;
+  reasons: string[];
+  objectives: ObjectiveResult[];
+}
+
+/** Evaluates every objective and decides the verdict. `invalidReasons` (from the run) force "invalid". */
+export function evaluate(slo: SloFile, evidence: Map<string, Evidence>, opts: { baseline?: Report; invalidReasons?: string[] } = {}): Evaluation {
+  const baseById = new Map((opts.baseline?.objectives ?? []).map((b) => [b.id, b]));
+  const objectives: ObjectiveResult[] = slo.objectives.map((o) => {
+    const m = evidence.get(o.id) ?? { value: null, reason: 'not measured' };
+    const base = baseById.get(o.id);
+    const baseValue = opts.baseline ? (base?.value ?? null) : undefined;
+    const j = judge(o, m, baseValue);
+    const counted = j.effect !== 'none';
+    const result: ObjectiveResult = {
+      id: o.id,
+      description: o.description,
+      source: o.source,
+      value: j.value,
+      unit: o.unit,
+      target: o.pass.length ? criteriaText(o.pass) : '(none)',
+      ...(o.warning.length ? { warning: criteriaText(o.warning) } : {}),
+      status: j.status,
+      effect: j.effect,
+      key: o.key,
+      weight: o.weight,
+      score: counted ? round(o.weight * CREDIT[j.effect]) : 0,
+      why: j.why,
+      ...(o.samplesQuery !== undefined ? { samples: m.samples ?? null } : {}),
+      ...(opts.baseline ? { baseline: baseValue ?? null } : {}),
+      ...(m.query !== undefined ? { query: m.query } : {}),
+    };
+    if (m.stages && o.stages) {
+      result.stages = m.stages.map((s): StageResult => {
+        const bs = base?.stages?.find((x) => x.name === s.name);
+        const sj = judge(o, s, opts.baseline ? (bs?.value ?? null) : undefined);
+        return {
+          name: s.name,
+          start: s.start,
+          end: s.end,
+          value: sj.value,
+          status: sj.status,
+          why: sj.why,
+          ...(o.samplesQuery !== undefined ? { samples: s.samples ?? null } : {}),
+        };
+      });
+    }
+    return result;
+  });
+
+  const counted = objectives.filter((o) => o.effect !== 'none');
+  const totalWeight = counted.reduce((a, o) => a + o.weight, 0);
+  const score = totalWeight > 0 ? round((counted.reduce((a, o) => a + o.score, 0) / totalWeight) * 100) : 0;
+  const reasons: string[] = [];
+  let verdict: Verdict;
+  const keyFails = counted.filter((o) => o.key && o.effect === 'fail');
+  const fails = counted.filter((o) => o.effect === 'fail');
+  const warns = counted.filter((o) => o.effect === 'warn');
+  if (opts.invalidReasons && opts.invalidReasons.length > 0) {
+    verdict = 'invalid';
+    reasons.push(...opts.invalidReasons.map((r) => `invalid run: ${r}`));
+  } else if (counted.length === 0) {
+    verdict = 'invalid';
+    reasons.push('no objective could be evaluated: nothing was verified');
+  } else if (fails.length > 0) {
+    verdict = 'fail';
+    for (const o of keyFails) reasons.push(`key objective ${o.id} failed: ${o.why}`);
+    for (const o of fails.filter((x) => !x.key)) reasons.push(`objective ${o.id} failed: ${o.why}`);
+  } else if (score >= slo.total.pass) {
+    verdict = 'pass';
+    reasons.push(`score ${score} >= ${slo.total.pass} and no objective failed${warns.length ? ` (${warns.length} in warning)` : ''}`);
+  } else if (score >= slo.total.warning) {
+    verdict = 'warn';
+    reasons.push(`score ${score} is below the pass threshold ${slo.total.pass} but >= ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`);
+  } else {
+    verdict = 'fail';
+    reasons.push(`score ${score} is below the warning threshold ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`);
+  }
+  const skipped = objectives.filter((o) => o.status === 'no-data' && o.effect === 'none');
+  if (skipped.length > 0) reasons.push(`not scored for lack of data (onNoData: skip): ${skipped.map((o) => o.id).join(', ')}`);
+  return { verdict, score, reasons, objectives };
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;

@@ -1,0 +1,14 @@
+// Number formatting shared by "why" lines and the report writers.
+
+/** 4 significant digits for fractions, integers as they are, no exponent for everyday magnitudes. */
+export function formatNumber(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  const abs = Math.abs(v);
+  if (abs >= 1000) return v.toFixed(1).replace(/\.0$/, '');
+  if (abs >= 1e-4) return String(Number(v.toPrecision(4)));
+  return v.toExponential(2);
+}
+
+export const formatValue = (v: number | null | undefined, unit: string) => (v === null || v === undefined ? 'no data' : `${formatNumber(v)} ${unit}`.trim());

@@ -1,0 +1,8 @@
+// The verifier's public surface (what run orchestration and the CLI use).
+export { verifyRun, errorReport, runProblems, type VerifyInput } from './verify.js';
+export { loadSloFile, parseSlo, defaultSloPath, formatIssue, type SloIssue } from './slo-load.js';
+export { exitCodeFor } from './exit-code.js';
+export { loadBaseline } from './baseline.js';
+export { evaluate, judge, type Evidence, type Measurement } from './evaluate.js';
+export type { Report, ObjectiveResult, StageResult, Verdict, ObjectiveStatus, Effect } from './report-types.js';
+export type { SloFile, Objective, Criterion, Source, NoDataPolicy } from './slo-types.js';

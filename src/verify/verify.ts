@@ -1,0 +1,177 @@
+// Verification of one run: collect evidence for every objective over the run window (and stage windows),
+// compute derived values, evaluate, and return the report. Starts no processes and writes nothing.
+import { badInput } from '../cli/errors.js';
+import type { RunManifest } from '../run/manifest.js';
+import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
+import { evalK6, loadK6Summary, type K6Summary } from './evidence-k6.js';
+import { openPostgres, type PostgresSession } from './evidence-postgres.js';
+import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
+import { evalFormula, formulaRefs, type Outcome } from './formula.js';
+import { expandPromQL, type PlaceholderContext } from './placeholders.js';
+import type { Report } from './report-types.js';
+import type { Objective, SloFile } from './slo-types.js';
+
+export { loadSloFile } from './slo-load.js';
+export { exitCodeFor } from './exit-code.js';
+export type { Report } from './report-types.js';
+
+export interface VerifyInput {
+  slo: SloFile;
+  manifest: RunManifest;
+  runDir: string;
+  prometheusUrl: string;
+  pgUrl?: string; // real URLs incl. secrets (never written anywhere)
+  baseline?: Report;
+  failOnWarn?: boolean;
+  /** Wait for the last scrape/remote-write before querying (default 0; the run passes it). */
+  settleMs?: number;
+  /** Reasons the run orchestration already knows make the run invalid (generator overloaded, ...). */
+  invalidReasons?: string[];
+}
+
+/** Reasons a run's own record makes it unverifiable (verdict "invalid"). */
+export function runProblems(m: RunManifest): string[] {
+  const out: string[] = [];
+  const start = Date.parse(m.startedAt);
+  const end = Date.parse(m.endedAt);
+  if (!(end > start)) out.push(`the load window is empty (startedAt ${m.startedAt}, endedAt ${m.endedAt})`);
+  if (m.k6.exitCode !== 0 && m.k6.exitCode !== 99) out.push(`k6 exited with code ${m.k6.exitCode} (0 or 99 = thresholds crossed expected): the load did not run as planned`);
+  if (m.imeis.length === 0) out.push('the manifest lists no IMEIs');
+  return out;
+}
+
+export async function verifyRun(input: VerifyInput): Promise<Report> {
+  const { slo, manifest } = input;
+  if (input.settleMs && input.settleMs > 0) await new Promise((r) => setTimeout(r, input.settleMs));
+
+  const whole: PlaceholderContext = { start: new Date(manifest.startedAt), end: new Date(manifest.endedAt), runId: manifest.runId, imeis: manifest.imeis };
+  const stageCtx = manifest.stages.map((s) => ({ ...whole, start: new Date(s.start), end: new Date(s.end), stage: s.name }));
+
+  const needsPg = slo.objectives.filter((o) => o.source === 'postgres');
+  if (needsPg.length > 0 && !input.pgUrl)
+    throw badInput(`objectives ${needsPg.map((o) => o.id).join(', ')} query PostgreSQL, but no PostgreSQL URL was given (--pg-url)`);
+
+  // Objectives measured per stage: those asking for it, plus everything their formulas use.
+  const byId = new Map(slo.objectives.map((o) => [o.id, o]));
+  const staged = new Set<string>();
+  const addStaged = (o: Objective) => {
+    if (staged.has(o.id)) return;
+    staged.add(o.id);
+    if (o.source === 'derived' && o.formula) for (const r of formulaRefs(o.formula)) if (byId.has(r)) addStaged(byId.get(r)!);
+  };
+  slo.objectives.filter((o) => o.stages).forEach(addStaged);
+
+  const prom: PrometheusClient | undefined = slo.objectives.some((o) => o.source === 'prometheus') ? prometheusClient(input.prometheusUrl) : undefined;
+  let k6: K6Summary | undefined;
+  const k6Summary = () => (k6 ??= loadK6Summary(input.runDir, manifest.k6.summaryFile));
+  let pgSession: PostgresSession | undefined;
+
+  const evidence = new Map<string, Evidence>();
+  try {
+    // Reach every evidence source before measuring anything, so an outage is reported as such, first.
+    if (prom) await prom.query('vector(1)', whole.end, 'the Prometheus reachability check');
+    if (needsPg.length > 0) pgSession = await openPostgres(input.pgUrl!);
+
+    const measure = async (o: Objective, query: string, ctx: PlaceholderContext): Promise<Measurement> => {
+      const who = `objective ${o.id} (${o.at})`;
+      switch (o.source) {
+        case 'prometheus':
+          return prom!.query(expandPromQL(query, ctx), ctx.end, who);
+        case 'postgres':
+          return pgSession!.query(query, ctx, who);
+        case 'k6':
+          return { ...evalK6(k6Summary(), query === o.query ? o.formula! : o.samplesFormula!), query };
+        case 'derived':
+          throw new Error('derived objectives are computed, not measured');
+      }
+    };
+    const withSamples = async (o: Objective, ctx: PlaceholderContext): Promise<Measurement> => {
+      const m = await measure(o, o.query, ctx);
+      if (o.samplesQuery === undefined) return m;
+      const s = await measure(o, o.samplesQuery, ctx);
+      return { ...m, samples: s.value };
+    };
+
+    for (const o of slo.objectives) {
+      if (o.source === 'derived') continue;
+      const ev: Evidence = await withSamples(o, whole);
+      if (staged.has(o.id)) {
+        ev.stages = [];
+        for (const ctx of stageCtx) {
+          const sm: StageMeasurement =
+            o.source === 'k6'
+              ? { name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), value: null, reason: 'the k6 summary has no per-stage values' }
+              : { name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), ...(await withSamples(o, ctx)) };
+          ev.stages.push(sm);
+        }
+      }
+      evidence.set(o.id, ev);
+    }
+  } finally {
+    await pgSession?.close();
+  }
+
+  // Derived values, in dependency order (cycles were rejected when the file was loaded).
+  const computeDerived = (o: Objective, ctx: PlaceholderContext, stage?: string): Measurement => {
+    const lookup = (node: { t: 'ref'; name: string } | { t: 'path' }): Outcome => {
+      if (node.t !== 'ref') return { value: null, reason: 'not a reference' };
+      if (node.name === 'duration') return { value: (ctx.end.getTime() - ctx.start.getTime()) / 1000 };
+      if (node.name === 'start') return { value: ctx.start.getTime() / 1000 };
+      if (node.name === 'end') return { value: ctx.end.getTime() / 1000 };
+      const dep = byId.get(node.name)!;
+      const ev = derivedEvidence(dep);
+      const m = stage === undefined ? ev : ev.stages?.find((s) => s.name === stage);
+      if (!m) return { value: null, reason: `${node.name} has no value for stage ${stage}` };
+      if (m.value === null || !Number.isFinite(m.value)) return { value: null, reason: `${node.name} has no data (${m.reason ?? String(m.value)})` };
+      return { value: m.value };
+    };
+    const v = evalFormula(o.formula!, lookup);
+    const m: Measurement = { value: v.value, ...(v.reason ? { reason: v.reason } : {}), query: o.query };
+    if (o.samplesFormula) m.samples = evalFormula(o.samplesFormula, lookup).value;
+    return m;
+  };
+  const derivedEvidence = (o: Objective): Evidence => {
+    const known = evidence.get(o.id);
+    if (known) return known;
+    const ev: Evidence = computeDerived(o, whole);
+    if (staged.has(o.id)) ev.stages = stageCtx.map((ctx) => ({ name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), ...computeDerived(o, ctx, ctx.stage) }));
+    evidence.set(o.id, ev);
+    return ev;
+  };
+  for (const o of slo.objectives) if (o.source === 'derived') derivedEvidence(o);
+
+  const result = evaluate(slo, evidence, { baseline: input.baseline, invalidReasons: [...runProblems(manifest), ...(input.invalidReasons ?? [])] });
+  return {
+    verdict: result.verdict,
+    runId: manifest.runId,
+    profile: manifest.profile,
+    window: { start: whole.start.toISOString(), end: whole.end.toISOString(), durationSeconds: (whole.end.getTime() - whole.start.getTime()) / 1000 },
+    score: result.score,
+    reasons: result.reasons,
+    objectives: result.objectives,
+    versions: { ...manifest.versions },
+    slo: { file: slo.path, total: { ...slo.total } },
+    ...(input.baseline ? { baseline: { runId: input.baseline.runId, generatedAt: input.baseline.generatedAt } } : {}),
+    ...(input.failOnWarn ? { failOnWarn: true } : {}),
+    generatedAt: new Date().toISOString(),
+  };
+}
+
+/** The report written when verification itself could not complete (verdict "error", exit 3). */
+export function errorReport(manifest: RunManifest, error: unknown, slo?: SloFile): Report {
+  const start = new Date(manifest.startedAt);
+  const end = new Date(manifest.endedAt);
+  return {
+    verdict: 'error',
+    runId: manifest.runId,
+    profile: manifest.profile,
+    window: { start: manifest.startedAt, end: manifest.endedAt, durationSeconds: Number.isFinite(end.getTime() - start.getTime()) ? (end.getTime() - start.getTime()) / 1000 : 0 },
+    score: 0,
+    reasons: [`verification could not complete: ${(error as Error)?.message ?? String(error)}`],
+    objectives: [],
+    versions: { ...manifest.versions },
+    slo: { file: slo?.path ?? '', total: slo ? { ...slo.total } : { pass: 0, warning: 0 } },
+    generatedAt: new Date().toISOString(),
+  };
+}
+

@@ -1,0 +1,99 @@
+// The spine, end to end with real components: k6 with k6/x/tcp → reference platform → PostgreSQL →
+// Prometheus → verifier → reports on disk. Each case is a short real run on the embedded stack.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureK6Binary } from '../../src/stack/k6-binary.js';
+import { fleetload, portOpen, strayProcesses } from '../helpers/cli.js';
+
+const reportsDir = mkdtempSync(join(tmpdir(), 'fleetload-e2e-'));
+
+interface ReportJson {
+  verdict: string;
+  objectives: Array<{ id: string; value: number | null; status: string; target: string }>;
+}
+const readReport = (dir: string) => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as ReportJson;
+const objective = (r: ReportJson, id: string) => {
+  const o = r.objectives.find((x) => x.id === id);
+  if (!o) throw new Error(`objective ${id} missing from report: ${r.objectives.map((x) => x.id).join(', ')}`);
+  return o;
+};
+
+beforeAll(async () => {
+  await ensureK6Binary();
+}, 900_000);
+
+describe('fleetload run --profile smoke on the embedded stack', () => {
+  it('passes, stores exactly what was ACKed and measures every objective', async () => {
+    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '15s', '--run-id', 'e2e-smoke', '--reports-dir', reportsDir], { timeoutMs: 150_000 });
+    const dir = join(reportsDir, 'e2e-smoke');
+    expect(res.stderr).not.toMatch(/postgres:\/\/[^:]+:[^*@]+@/); // no password in logs
+    expect(existsSync(join(dir, 'run.json'))).toBe(true);
+    const report = readReport(dir);
+    expect(report.verdict, `${res.stdout}\n${res.stderr}`).toBe('pass');
+    expect(res.code).toBe(0);
+    const acked = objective(report, 'records_acked').value ?? 0;
+    const stored = objective(report, 'records_stored').value ?? -1;
+    expect(acked).toBeGreaterThan(100);
+    expect(stored).toBe(acked);
+    // every objective is measured (smoke runs devices, API and WebSocket clients); only recovery needs a fault
+    const unmeasured = report.objectives.filter((o) => o.status === 'no-data').map((o) => o.id);
+    expect(unmeasured.filter((id) => !/^recovery_/.test(id))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { imeis: string[]; runId: string; startedAt: string; endedAt: string };
+    expect(manifest.runId).toBe('e2e-smoke');
+    expect(new Set(manifest.imeis).size).toBe(20);
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/pass/i);
+    // nothing of this run's stack survives: no process in its folders, its platform port closed
+    expect(await strayProcesses('e2e-smoke')).toEqual([]);
+    const tcp = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { target: { tcp: string } };
+    expect(await portOpen(tcp.target.tcp)).toBe(false);
+  }, 180_000);
+
+  it('fails with exit 1 when an SLO cannot be met, naming the objective', async () => {
+    const slo = join(reportsDir, 'impossible-slo.yaml');
+    writeFileSync(
+      slo,
+      `version: 1
+total: { pass: 90, warning: 75 }
+objectives:
+  - id: device_ack_latency_p95
+    description: impossible ACK latency target
+    source: prometheus
+    query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}]))
+    unit: s
+    pass: ["< 0.000001"]
+    key: true
+`,
+    );
+    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '8s', '--slo', slo, '--run-id', 'e2e-impossible', '--reports-dir', reportsDir], { timeoutMs: 120_000 });
+    const report = readReport(join(reportsDir, 'e2e-impossible'));
+    expect(report.verdict).toBe('fail');
+    expect(objective(report, 'device_ack_latency_p95').status).toBe('fail');
+    expect(objective(report, 'device_ack_latency_p95').value).toBeGreaterThan(0);
+    expect(res.code).toBe(1);
+  }, 150_000);
+
+  it('survives a platform that resets device connections: k6 finishes and counts the resets', async () => {
+    const res = await fleetload(
+      ['run', '--profile', 'smoke', '--duration', '10s', '--run-id', 'e2e-resets', '--reports-dir', reportsDir, '--platform-arg=--fault-tcp-reset-per-sec=2'],
+      { timeoutMs: 120_000 },
+    );
+    const dir = join(reportsDir, 'e2e-resets');
+    const summary = JSON.parse(readFileSync(join(dir, 'k6-summary.json'), 'utf8')) as { metrics: Record<string, { values: Record<string, number> }> };
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { k6: { exitCode: number } };
+    expect(manifest.k6.exitCode, res.stderr).toBe(0); // no panic from a reset peer
+    expect(summary.metrics.fleet_device_errors?.values.count ?? 0).toBeGreaterThan(0);
+    expect(readFileSync(join(dir, 'k6.log'), 'utf8')).not.toMatch(/panic|nil pointer/);
+    const report = readReport(dir);
+    // the resets are errors the verifier sees, and no ACKed record may be missing because of them
+    expect(objective(report, 'device_error_ratio').value).toBeGreaterThan(0);
+    expect(objective(report, 'missing_records').value).toBe(0);
+  }, 150_000);
+
+  it('exits 3, never passes, when Prometheus is unreachable', async () => {
+    const res = await fleetload(['verify', join(reportsDir, 'e2e-smoke'), '--prometheus-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stderr).toMatch(/prometheus/i);
+  }, 90_000);
+});

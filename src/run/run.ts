@@ -139,8 +139,6 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
       stackLogClose = () => new Promise<void>((r) => stackLog.end(r));
       stack = await startEmbeddedStack({ label: runId, platformArgs: o.platformArgs, log: (component, line) => stackLog.write(`[${component}] ${line}\n`) });
       o.log(`  platform tcp 127.0.0.1:${stack.platform.tcpPort}  http 127.0.0.1:${stack.platform.httpPort}  prometheus ${stack.prometheus.url}`);
-      // Counters need a sample from before the load starts, or the first seconds of a run are lost to them.
-      await waitForFirstScrape(stack.prometheus.url, 'fleet-platform');
     }
     const target = external ?? { host: '127.0.0.1', port: (stack as EmbeddedStack).platform.tcpPort };
     const prometheusUrl = stack?.prometheus.url ?? (o.prometheusUrl as string);
@@ -256,21 +254,6 @@ async function versions(bin: string, stack: EmbeddedStack | undefined): Promise<
   }
   if (stack) out.prometheus = stack.prometheus.version;
   return out;
-}
-
-async function waitForFirstScrape(prometheusUrl: string, job: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(`up{job="${job}"} == 1`)}`;
-  while (Date.now() < deadline) {
-    try {
-      const body = (await (await fetch(url)).json()) as { data?: { result?: unknown[] } };
-      if ((body.data?.result?.length ?? 0) > 0) return;
-    } catch {
-      // not answering yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw infraError(`Prometheus did not scrape the platform (job ${job}) within ${timeoutMs / 1000} s`);
 }
 
 function readJsonIfPresent(file: string): unknown {

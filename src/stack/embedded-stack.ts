@@ -1,6 +1,6 @@
 import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
-import { startPrometheus, type RunningPrometheus } from './prometheus.js';
+import { startPrometheus, waitForFirstScrape, type RunningPrometheus } from './prometheus.js';
 
 export interface EmbeddedStack {
   pg: EmbeddedPg;
@@ -25,7 +25,7 @@ export interface EmbeddedStackOptions {
 
 /**
  * The default target: PostgreSQL, the reference platform and a Prometheus scraping it, all on free
- * loopback ports. Whatever started is stopped again if a later part fails, so no process outlives us.
+ * loopback ports; it returns once Prometheus has scraped the platform. Whatever started is stopped again if a later part fails, so no process outlives us.
  */
 export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   const log = opts.log ?? (() => {});
@@ -50,6 +50,9 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promi
       log: (l) => log('prometheus', l),
     });
     started.push(prometheus);
+    // Prometheus starts scraping a few seconds after it is ready (its target discovery is throttled); counters
+    // need a sample from before the load, or the first seconds of a run are missing from every rate.
+    await waitForFirstScrape(prometheus.url, 'fleet-platform');
     const stack: EmbeddedStack = {
       pg,
       platform,

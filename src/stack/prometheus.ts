@@ -137,3 +137,19 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     },
   };
 }
+
+/** Waits until Prometheus has scraped `job` successfully once (up == 1). */
+export async function waitForFirstScrape(prometheusUrl: string, job: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(`up{job="${job}"} == 1`)}`;
+  while (Date.now() < deadline) {
+    try {
+      const body = (await (await fetch(url)).json()) as { data?: { result?: unknown[] } };
+      if ((body.data?.result?.length ?? 0) > 0) return;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw infraError(`Prometheus did not scrape the platform (job ${job}) within ${timeoutMs / 1000} s`);
+}

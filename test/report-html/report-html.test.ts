@@ -44,11 +44,11 @@ describe('HTML report of a real stepped run', () => {
     const c = out.capacity;
     expect(c.stepped).toBe(true);
     expect(c.steps.map((s) => s.metrics.devices)).toEqual([4, 8, 16]);
-    // one record per device per second while k6 sends; each stage window also holds k6 start-up and
-    // teardown, so the steady rate is below devices/s but must grow with the device count
+    // one record per device per second while k6 sends; a stage starts when k6 starts its scenarios and the
+    // stack waits for Prometheus's first scrape, so the steady rate is near devices/s (1 s scrapes blur it a little)
     const rates = c.steps.map((s) => s.metrics.storedRate as number);
     for (const [i, s] of c.steps.entries()) {
-      expect(rates[i]).toBeGreaterThan(s.metrics.devices * 0.2);
+      expect(rates[i]).toBeGreaterThan(s.metrics.devices * 0.5);
       expect(rates[i]).toBeLessThan(s.metrics.devices * 1.4);
     }
     expect(rates[2]).toBeGreaterThan(rates[0]);

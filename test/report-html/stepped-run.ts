@@ -2,12 +2,13 @@
 // Prometheus) and the real k6 binary, run once per stage with a growing device count under one testid.
 // Writes a complete run folder (manifest, report.json via the verifier, series.json, db-stats.json) and
 // leaves the stack running so tests can query Prometheus; call stop() when done.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { imeiForIndex } from '../../src/protocol/teltonika/index.js';
 import { captureDbStats } from '../../src/report/capacity/db-stats.js';
 import { writeReports } from '../../src/report/index.js';
 import { captureSeries } from '../../src/report/series.js';
+import { loadStartFromSummary } from '../../src/run/fleet-plan.js';
 import { runK6 } from '../../src/run/k6-run.js';
 import { writeManifest, type RunManifest } from '../../src/run/manifest.js';
 import type { FleetConfig } from '../../src/sim/fleet-config.js';
@@ -58,19 +59,25 @@ export async function steppedRun(o: { runId: string; steps: number[]; stepSec: n
         tcpPort: stack.platform.tcpPort,
         centre: { latitude: 44.7722, longitude: 17.191 },
       };
-      const start = new Date();
+      const summaryFile = join(runDir, i === o.steps.length - 1 ? 'k6-summary.json' : `k6-summary-${i + 1}.json`);
       const res = await runK6({
         bin,
         script: join(repoRoot(), 'dist', 'scenarios', 'devices.js'),
         runId: o.runId,
-        env: { FLEET_CONFIG: JSON.stringify(config), FLEET_SUMMARY_FILE: join(runDir, i === o.steps.length - 1 ? 'k6-summary.json' : `k6-summary-${i + 1}.json`) },
+        env: { FLEET_CONFIG: JSON.stringify(config), FLEET_SUMMARY_FILE: summaryFile },
         remoteWriteUrl: stack.prometheus.remoteWriteUrl,
         logFile: join(runDir, `k6-${i + 1}.log`),
         hardLimitMs: (o.stepSec + 60) * 1000,
         onLine: (l) => log(`k6: ${l}`),
       });
       if (res.exitCode !== 0) exitCode = res.exitCode;
-      stages.push({ name: `step-${i + 1}`, start: start.toISOString(), end: new Date().toISOString(), devices });
+      // The stage starts when k6 starts its scenarios, as in `fleetload run`: k6's own start-up (seconds on a
+      // loaded machine) is not load and must not dilute the step's rates.
+      const end = new Date();
+      const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as unknown) : undefined;
+      const start = loadStartFromSummary(summary, end);
+      if (!start) throw new Error(`k6 step ${i + 1} wrote no summary with state.testRunDurationMs (${summaryFile})`);
+      stages.push({ name: `step-${i + 1}`, start: start.toISOString(), end: end.toISOString(), devices });
     }
     const endedAt = new Date();
     const maxDevices = Math.max(...o.steps);

@@ -24,6 +24,13 @@ const api = (rate: number) => {
 };
 
 describe('API and WebSocket clients', () => {
+  it('runs on an embedded stack that returns only once Prometheus has scraped the platform', async () => {
+    // counters need a sample from before the load, or a run's first seconds are missing from every rate
+    const q = encodeURIComponent('up{job="fleet-platform"}');
+    const body = (await (await fetch(`${stack!.prometheus.url}/api/v1/query?query=${q}`)).json()) as { data: { result: Array<{ value: [number, string] }> } };
+    expect(body.data.result.map((r) => r.value[1])).toEqual(['1']);
+  });
+
   it('measure WebSocket freshness and expected vs received records; call every endpoint of the default API config', async () => {
     const s = stack!;
     const cfg = baseConfig(s.platform.tcpPort, {

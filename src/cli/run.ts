@@ -22,8 +22,9 @@ export function registerRun(program: Command): void {
     .option('--pg-url <url>', 'PostgreSQL of your platform (or PG_URL / PG_URL_FILE); the password is never printed')
     .option('--allow-target <host>', 'allow load to this non-loopback host (repeatable; also FLEETLOAD_ALLOW_TARGETS=host1,host2)', collect, [])
     .option('--platform-arg <arg>', 'extra flag for the embedded reference platform, e.g. --platform-arg=--fault-tcp-reset-per-sec=2 (repeatable)', collect, [])
+    .option('--no-keep-evidence', "embedded stack: delete its Prometheus and PostgreSQL data at the end instead of keeping them in <run>/evidence/ for `fleetload verify`")
     .action(async (opts: {
-      profile: string; devices?: number; plannedDevices?: number; duration?: string; slo?: string; baseline?: string; failOnWarn?: boolean;
+      keepEvidence: boolean; profile: string; devices?: number; plannedDevices?: number; duration?: string; slo?: string; baseline?: string; failOnWarn?: boolean;
       reportsDir?: string; runId?: string; tcp?: string; http?: string; prometheusUrl?: string; pgUrl?: string; allowTarget: string[]; platformArg: string[];
     }) => {
       const outcome = await runLoad({ ...opts, platformArgs: opts.platformArg, pgUrl: opts.pgUrl ?? secretFromEnv('PG_URL'), log: stderrLog });

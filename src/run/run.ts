@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { badInput, infraError } from '../cli/errors.js';
 import { formatTable } from '../report/index.js';
@@ -7,6 +7,7 @@ import { writeRunOutputs } from '../report/run-outputs.js';
 import { captureSeries } from '../report/series.js';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
+import { evidenceFolders, folderBytes } from '../stack/evidence.js';
 import { findK6Binary, k6Version } from '../stack/k6-binary.js';
 import { repoRoot } from '../stack/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
@@ -44,6 +45,8 @@ export interface RunOptions {
   plannedDevices?: number;
   /** Extra flags for the embedded platform (fault knobs). */
   platformArgs?: string[];
+  /** Embedded stack: keep its Prometheus TSDB and PostgreSQL data in <run>/evidence/ (default true). */
+  keepEvidence?: boolean;
   log: (line: string) => void;
 }
 
@@ -118,12 +121,19 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   let stack: EmbeddedStack | undefined;
   let faultRunner: FaultRunner | undefined;
   let stackLogClose = async () => {};
+  // set once run.json is written: from then on the stack's data is the evidence `fleetload verify` judges again
+  let keepEvidenceIn: string | undefined;
   const stopStack = async () => {
     const s = stack;
     stack = undefined;
-    if (s) {
-      o.log('stopping the embedded stack');
-      await s.stop();
+    if (!s) return;
+    o.log('stopping the embedded stack');
+    if (keepEvidenceIn) rmSync(keepEvidenceIn, { recursive: true, force: true }); // a re-used --run-id
+    await s.stop({ keepEvidenceIn });
+    if (keepEvidenceIn) {
+      const f = evidenceFolders(runDir);
+      const mb = (dir: string) => (folderBytes(dir) / 1e6).toFixed(1);
+      o.log(`evidence kept: ${f.dir} (Prometheus ${mb(f.prometheus)} MB, PostgreSQL ${mb(f.postgres)} MB); \`fleetload verify ${runDir}\` judges the run again from it`);
     }
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -203,6 +213,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
       ...(faults ? { faults } : {}),
     };
     writeManifest(runDir, manifest);
+    if (stack && o.keepEvidence !== false) keepEvidenceIn = evidenceFolders(runDir).dir;
     const report = await verifyRun({
       slo,
       manifest,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
 import { startPrometheus, waitForFirstScrape, type RunningPrometheus } from './prometheus.js';
@@ -12,7 +13,12 @@ export interface EmbeddedStack {
    * and stop() stops that one.
    */
   restartPlatform(): Promise<PlatformProcess>;
-  stop(): Promise<void>;
+  /**
+   * Stops everything. With `keepEvidenceIn`, Prometheus's TSDB and PostgreSQL's data folder are moved to
+   * `<keepEvidenceIn>/prometheus` and `<keepEvidenceIn>/postgres` (after a clean shutdown) instead of being
+   * deleted, so that the run can be judged again later (evidence.ts).
+   */
+  stop(o?: { keepEvidenceIn?: string }): Promise<void>;
 }
 
 export interface EmbeddedStackOptions {
@@ -29,27 +35,34 @@ export interface EmbeddedStackOptions {
  */
 export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   const log = opts.log ?? (() => {});
-  const started: Array<{ stop(): Promise<void> }> = [];
-  const stopAll = async () => {
+  const started: Array<{ name: string; stop(o?: { keepDataIn?: string }): Promise<void> }> = [];
+  const stopAll = async (o: { keepEvidenceIn?: string } = {}) => {
+    let firstError: unknown;
     for (const part of started.reverse()) {
-      await part.stop().catch((e: unknown) => log('stack', `stop failed: ${e instanceof Error ? e.message : String(e)}`));
+      const keepDataIn = o.keepEvidenceIn && part.name !== 'platform' ? join(o.keepEvidenceIn, part.name) : undefined;
+      await part.stop({ keepDataIn }).catch((e: unknown) => {
+        log('stack', `stop failed: ${e instanceof Error ? e.message : String(e)}`);
+        // the processes are down either way; a failed move of the evidence must not pass unnoticed
+        if (keepDataIn && firstError === undefined) firstError = e;
+      });
     }
     started.length = 0;
+    if (firstError !== undefined) throw firstError;
   };
   try {
     const pg = await startEmbeddedPostgres({ label: opts.label, log: (l) => log('postgres', l) });
-    started.push(pg);
+    started.push({ name: 'postgres', stop: (o) => pg.stop(o) });
     const platformLog = (l: string) => log('platform', l);
     let platform = await startPlatformProcess({ pgUrl: pg.url, extraArgs: opts.platformArgs, log: platformLog });
     // stops whichever platform process is current (it is replaced by restartPlatform)
-    started.push({ stop: () => platform.stop() });
+    started.push({ name: 'platform', stop: () => platform.stop() });
     const prometheus = await startPrometheus({
       scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }],
       scrapeIntervalSec: opts.scrapeIntervalSec ?? 1,
       label: opts.label,
       log: (l) => log('prometheus', l),
     });
-    started.push(prometheus);
+    started.push({ name: 'prometheus', stop: (o) => prometheus.stop(o) });
     // Prometheus starts scraping a few seconds after it is ready (its target discovery is throttled); counters
     // need a sample from before the load, or the first seconds of a run are missing from every rate.
     await waitForFirstScrape(prometheus.url, 'fleet-platform');

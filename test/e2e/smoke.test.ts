@@ -1,6 +1,6 @@
 // The spine, end to end with real components: k6 with k6/x/tcp → reference platform → PostgreSQL →
 // Prometheus → verifier → reports on disk. Each case is a short real run on the embedded stack.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,37 @@ const objective = (r: ReportJson, id: string) => {
 beforeAll(async () => {
   await ensureK6Binary();
 }, 900_000);
+
+/** Every file under dir with its size and mtime: proof that judging again did not touch the kept evidence. */
+function fileList(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const p = join(e.parentPath, e.name);
+      const st = statSync(p);
+      return `${p} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+function writeImpossibleSlo(): string {
+  const slo = join(reportsDir, 'impossible-slo.yaml');
+  writeFileSync(
+    slo,
+    `version: 1
+total: { pass: 90, warning: 75 }
+objectives:
+  - id: device_ack_latency_p95
+    description: impossible ACK latency target
+    source: prometheus
+    query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}]))
+    unit: s
+    pass: ["< 0.000001"]
+    key: true
+`,
+  );
+  return slo;
+}
 
 describe('fleetload run --profile smoke on the embedded stack', () => {
   it('passes, stores exactly what was ACKed and measures every objective', async () => {
@@ -50,28 +81,45 @@ describe('fleetload run --profile smoke on the embedded stack', () => {
     expect(await portOpen(tcp.target.tcp)).toBe(false);
   }, 180_000);
 
+  it('judges the finished embedded run again from its kept evidence: same values, other SLO file, stack gone', async () => {
+    const dir = join(reportsDir, 'e2e-smoke');
+    const first = readReport(dir);
+    const evidence = join(dir, 'evidence');
+    expect(existsSync(join(evidence, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect(existsSync(join(evidence, 'prometheus'))).toBe(true);
+    const before = fileList(evidence);
+    const again = await fleetload(['verify', dir], { timeoutMs: 90_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/postgres:\/\/[^:]+:[^*@]+@/);
+    // the same PromQL and SQL over the same stored data and window: the same numbers
+    const second = readReport(dir);
+    expect(second.verdict).toBe('pass');
+    const values = (r: ReportJson) => Object.fromEntries(r.objectives.map((o) => [o.id, o.value]));
+    expect(values(second)).toEqual(values(first));
+    expect(objective(second, 'records_stored').value).toBeGreaterThan(100);
+    // another SLO file judges the same evidence differently
+    const strict = await fleetload(['verify', dir, '--slo', writeImpossibleSlo()], { timeoutMs: 90_000 });
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(objective(readReport(dir), 'device_ack_latency_p95').status).toBe('fail');
+    // judging works on copies: the kept evidence is unchanged, and no server outlives the command
+    expect(fileList(evidence)).toEqual(before);
+    expect(await strayProcesses('fleetload-pg-verify')).toEqual([]);
+    expect(await strayProcesses('fleetload-prom-verify')).toEqual([]);
+  }, 200_000);
+
   it('fails with exit 1 when an SLO cannot be met, naming the objective', async () => {
-    const slo = join(reportsDir, 'impossible-slo.yaml');
-    writeFileSync(
-      slo,
-      `version: 1
-total: { pass: 90, warning: 75 }
-objectives:
-  - id: device_ack_latency_p95
-    description: impossible ACK latency target
-    source: prometheus
-    query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}]))
-    unit: s
-    pass: ["< 0.000001"]
-    key: true
-`,
-    );
-    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '8s', '--slo', slo, '--run-id', 'e2e-impossible', '--reports-dir', reportsDir], { timeoutMs: 120_000 });
+    const slo = writeImpossibleSlo();
+    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '8s', '--slo', slo, '--no-keep-evidence', '--run-id', 'e2e-impossible', '--reports-dir', reportsDir], { timeoutMs: 120_000 });
     const report = readReport(join(reportsDir, 'e2e-impossible'));
     expect(report.verdict).toBe('fail');
     expect(objective(report, 'device_ack_latency_p95').status).toBe('fail');
     expect(objective(report, 'device_ack_latency_p95').value).toBeGreaterThan(0);
     expect(res.code).toBe(1);
+    // --no-keep-evidence: nothing kept, so judging again is an infrastructure error that says why
+    expect(existsSync(join(reportsDir, 'e2e-impossible', 'evidence'))).toBe(false);
+    const again = await fleetload(['verify', join(reportsDir, 'e2e-impossible')], { timeoutMs: 60_000 });
+    expect(again.code).toBe(3);
+    expect(again.stderr).toMatch(/no kept evidence.*--no-keep-evidence/);
   }, 150_000);
 
   it('survives a platform that resets device connections: k6 finishes and counts the resets', async () => {

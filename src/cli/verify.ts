@@ -29,8 +29,10 @@ export function registerVerify(program: Command): void {
       const manifest = readManifest(runDir);
       const baseline = opts.baseline ? loadBaseline(opts.baseline).report : undefined;
       const explicitPg = opts.pgUrl ?? secretFromEnv('PG_URL');
-      // the embedded stack is gone; its kept data stands in for it unless the user points elsewhere
-      const fromEvidence = manifest.target.embedded && !opts.prometheusUrl && !explicitPg;
+      // the embedded stack is gone; its kept data stands in for it unless the user points elsewhere (and an SLO
+      // file judged from the k6 summary alone needs neither)
+      const needsServers = slo.objectives.some((x) => x.source !== 'k6');
+      const fromEvidence = manifest.target.embedded && needsServers && !opts.prometheusUrl && !explicitPg;
       let report;
       let evidence: OpenedEvidence | undefined;
       try {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { badInput } from '../cli/errors.js';
 import { repoRoot } from '../stack/repo-root.js';
-import type { ApiEndpoint } from '../sim/fleet-config.js';
+import type { ApiClientConfig, ApiEndpoint } from '../sim/fleet-config.js';
 import type { RouteOptions } from '../sim/route.js';
 import { parseDurationMs } from './duration.js';
 import { parseFaultSpecs, type FaultSpec, type RawFault } from './faults.js';
@@ -51,20 +51,16 @@ export interface Profile {
   sloFile?: string;
 }
 
-export interface ApiProfile {
+/**
+ * A profile's API section once its config file is loaded: the scenario's request settings (ApiClientConfig)
+ * plus where they came from and when they start; fleet-plan.ts turns it into the scenario's config.
+ */
+export type ApiProfile = Pick<ApiClientConfig, 'endpoints' | 'headers' | 'tokenEnv' | 'rate' | 'stages' | 'preAllocatedVUs' | 'maxVUs' | 'timeoutMs'> & {
   /** the API config file used */
   configFile: string;
   configName: string;
-  endpoints: ApiEndpoint[];
-  headers: Record<string, string>;
-  tokenEnv?: string;
-  rate?: number;
-  stages?: Array<{ target: number; durationMs: number }>;
   startAfterMs: number;
-  preAllocatedVUs: number;
-  maxVUs: number;
-  timeoutMs: number;
-}
+};
 
 type RawDurationRange = [string, string];
 

@@ -8,9 +8,10 @@ import { ExitCode, FleetloadError } from '../../src/cli/errors.js';
 import { writeManifest, readManifest, type RunManifest } from '../../src/run/manifest.js';
 import { freePort } from '../../src/stack/ports.js';
 
-const manifest = (prometheusUrl: string): RunManifest => ({
+// embedded: the k6-only SLO files below need no servers, so no kept evidence is opened for them
+const manifest = (prometheusUrl: string, embedded = true): RunManifest => ({
   runId: 'cli-1', profile: 'smoke', seed: 1, startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:30.000Z',
-  stages: [], devices: 1, imeis: ['356307042441013'], target: { tcp: '127.0.0.1:5027', embedded: true },
+  stages: [], devices: 1, imeis: ['356307042441013'], target: { tcp: '127.0.0.1:5027', embedded },
   prometheus: { url: prometheusUrl }, postgres: { url: 'postgres://postgres:topsecret@127.0.0.1:5432/postgres' },
   versions: { fleetload: '0.1.0' }, k6: { exitCode: 0, summaryFile: 'k6-summary.json' },
 });
@@ -74,13 +75,23 @@ describe('fleetload verify', () => {
 
   it('Prometheus unreachable: exit 3 and an error report is left for CI', async () => {
     const dir = setup(1, K6_SLO.replace('objectives:\n', `objectives:\n  - { id: up, description: d, source: prometheus, query: sum(up), unit: x, pass: "> 0" }\n`));
-    writeManifest(dir, manifest(`http://127.0.0.1:${await freePort()}`));
+    writeManifest(dir, manifest(`http://127.0.0.1:${await freePort()}`, false));
     const err = await run([dir, '--slo', join(dir, 'slo.yaml')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FleetloadError);
     expect((err as FleetloadError).exitCode).toBe(ExitCode.Infrastructure);
     const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     expect(report.verdict).toBe('error');
     expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('verification-error');
+  });
+
+  it('an embedded run without kept evidence: exit 3 naming the evidence folder, and an error report', async () => {
+    const dir = setup(1, K6_SLO.replace('objectives:\n', `objectives:\n  - { id: up, description: d, source: prometheus, query: sum(up), unit: x, pass: "> 0" }\n`));
+    writeManifest(dir, manifest('http://127.0.0.1:1'));
+    const err = await run([dir, '--slo', join(dir, 'slo.yaml')]).catch((e: unknown) => e);
+    expect((err as FleetloadError).exitCode).toBe(ExitCode.Infrastructure);
+    expect((err as Error).message).toContain(join(dir, 'evidence'));
+    expect((err as Error).message).toMatch(/--no-keep-evidence/);
+    expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).verdict).toBe('error');
   });
 
   it('a folder without a manifest is bad input; a broken manifest is an invalid run', async () => {

@@ -101,6 +101,33 @@ describe('fleetload run --profile smoke on the embedded stack', () => {
     const strict = await fleetload(['verify', dir, '--slo', writeImpossibleSlo()], { timeoutMs: 90_000 });
     expect(strict.code, strict.stderr).toBe(1);
     expect(objective(readReport(dir), 'device_ack_latency_p95').status).toBe('fail');
+    // the distributed-run objectives of scenarios/k6-operator/README.md, from Prometheus: on one instance they give
+    // exactly what the k6 summary gave
+    const distributed = join(reportsDir, 'distributed-slo.yaml');
+    writeFileSync(
+      distributed,
+      `version: 1
+total: { pass: 90, warning: 75 }
+objectives:
+  - id: ack_latency_p95
+    description: upper bound over all pods
+    source: prometheus
+    query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}])) * 1000
+    unit: ms
+    pass: "< 1000"
+  - id: records_acked
+    description: summed over pods
+    source: prometheus
+    query: sum(max_over_time(k6_fleet_records_acked_total{testid="\${runId}"}[\${duration}]))
+    unit: records
+    reportOnly: true
+`,
+    );
+    const dist = await fleetload(['verify', dir, '--slo', distributed], { timeoutMs: 90_000 });
+    expect(dist.code, dist.stderr).toBe(0);
+    const fromProm = values(readReport(dir));
+    expect(fromProm.records_acked).toBe(objective(first, 'records_acked').value);
+    expect(fromProm.ack_latency_p95).toBeCloseTo(objective(first, 'ack_latency_p95').value as number, 3);
     // judging works on copies: the kept evidence is unchanged, and no server outlives the command
     expect(fileList(evidence)).toEqual(before);
     expect(await strayProcesses('fleetload-pg-verify')).toEqual([]);

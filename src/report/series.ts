@@ -5,7 +5,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../run/prometheus-endpoint.js';
-import type { Point, StoredSeries } from './capacity/prommath.js';
+import { valueAt, type Point, type StoredSeries } from './capacity/prommath.js';
 
 export const SERIES_FILE = 'series.json';
 export const SERIES_FORMAT = 'fleetload-series/1';
@@ -132,6 +132,8 @@ export interface FetchSeriesOptions {
   stepSeconds?: number;
   /** seconds fetched before the start so counters have an anchor (default 2 steps) */
   padSeconds?: number;
+  /** the k6 process's own CPU/RSS samples (generator-health.ts), stored beside the Prometheus series */
+  generatorPoints?: Array<[number, number, number]>;
   /** stored in the file instead of prometheusUrl (use the redacted URL) */
   sourceLabel?: string;
   timeoutMs?: number;
@@ -186,6 +188,7 @@ export async function fetchSeries(o: FetchSeriesOptions): Promise<SeriesFile> {
       return { ...head, status: series.some((s) => s.points.length > 0) ? 'ok' : 'empty', series };
     }),
   );
+  if (o.generatorPoints) queries.push(...generatorQueries(o.generatorPoints, { start: qs, end: qe, step }));
   return {
     format: SERIES_FORMAT,
     runId: o.runId,
@@ -196,6 +199,40 @@ export async function fetchSeries(o: FetchSeriesOptions): Promise<SeriesFile> {
     fetchedAt: new Date().toISOString(),
     queries,
   };
+}
+
+export const GENERATOR_JOB = 'k6 (generator)';
+
+/**
+ * The load generator's CPU and RSS as two stored "queries", so the process chart shows k6 next to the platform
+ * even when no Prometheus scrapes k6 (an external Prometheus never does).
+ */
+export function generatorQueries(points: Array<[number, number, number]>, grid?: { start: number; end: number; step: number }): StoredQuery[] {
+  const labels = { job: GENERATOR_JOB };
+  const cpu: Point[] = points.map(([t, c]) => [t, c]);
+  const rss: Point[] = points.map(([t, , r]) => [t, r]);
+  const status = points.length > 0 ? 'ok' : 'empty';
+  return [
+    { id: 'generator_cpu', kind: 'counter', unit: 's', query: 'k6 process CPU seconds (user + system), sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(cpu, grid) : cpu }] },
+    { id: 'generator_rss', kind: 'gauge', unit: 'bytes', query: 'k6 process resident memory, sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(rss, grid) : rss }] },
+  ];
+}
+
+/**
+ * Samples taken at their own times, put on a range query's step grid the way Prometheus evaluates one: at each
+ * step, the last sample at or before it (none before the first sample or more than a step after the last).
+ */
+function onStepGrid(points: Point[], g: { start: number; end: number; step: number }): Point[] {
+  if (points.length === 0) return [];
+  const first = points[0][0];
+  const last = points[points.length - 1][0];
+  const out: Point[] = [];
+  for (let t = g.start; t <= g.end; t += g.step) {
+    if (t < first || t > last + g.step) continue;
+    const v = valueAt(points, t);
+    if (v !== undefined) out.push([t, v]);
+  }
+  return out;
 }
 
 export function writeSeries(runDir: string, file: SeriesFile): string {

@@ -45,7 +45,14 @@ export interface GeneratorSamples {
   cpuSeconds: number;
   /** highest CPU use over one sampling interval, % of ONE core */
   peakCpuPercentOfCore: number;
+  /**
+   * The samples over time for the report's process chart: [unix s, cumulative CPU s, RSS bytes]. At most
+   * MAX_POINTS: past that every other point is dropped and the stride doubles, so an 8-hour soak costs no more.
+   */
+  points: Array<[number, number, number]>;
 }
+
+const MAX_POINTS = 2000;
 
 /** Linux's USER_HZ: /proc/<pid>/stat times are in 1/100 s on every mainstream architecture. */
 const CLK_TCK = 100;
@@ -74,9 +81,10 @@ export interface GeneratorSampler {
 }
 
 /** Samples a process every intervalMs until stop(); memory use is constant however long the run. */
-export function startGeneratorSampler(pid: number, intervalMs = 1000): GeneratorSampler {
+export function startGeneratorSampler(pid: number, intervalMs = 1000, maxPoints = MAX_POINTS): GeneratorSampler {
   const started = Date.now();
-  const out: GeneratorSamples = { samples: 0, wallSeconds: 0, cores: cpus().length || 1, peakRssKb: 0, lastRssKb: 0, cpuSeconds: 0, peakCpuPercentOfCore: 0 };
+  const out: GeneratorSamples = { samples: 0, wallSeconds: 0, cores: cpus().length || 1, peakRssKb: 0, lastRssKb: 0, cpuSeconds: 0, peakCpuPercentOfCore: 0, points: [] };
+  let stride = 1;
   let first: { at: number; cpu: number } | undefined;
   let prev: { at: number; cpu: number } | undefined;
   const sample = () => {
@@ -93,6 +101,13 @@ export function startGeneratorSampler(pid: number, intervalMs = 1000): Generator
     prev = { at, cpu: p.cpuSeconds };
     out.cpuSeconds = p.cpuSeconds - first.cpu;
     out.wallSeconds = (at - first.at) / 1000;
+    if ((out.samples - 1) % stride === 0) {
+      out.points.push([at / 1000, p.cpuSeconds, p.rssKb * 1024]);
+      if (out.points.length > maxPoints) {
+        out.points = out.points.filter((_, i) => i % 2 === 0);
+        stride *= 2;
+      }
+    }
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -102,7 +117,7 @@ export function startGeneratorSampler(pid: number, intervalMs = 1000): Generator
       sample();
       clearInterval(timer);
       if (out.wallSeconds === 0) out.wallSeconds = (Date.now() - started) / 1000;
-      return { ...out };
+      return { ...out, points: [...out.points] };
     },
   };
 }

@@ -191,7 +191,8 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const faultErrors = (faults ?? []).filter((f) => f.error).map((f) => `fault ${f.action} (${f.at}) failed: ${f.error}`);
     const k6Summary = readJsonIfPresent(summaryFile);
     // Was the load generator, not the platform, the bottleneck? Then the numbers cannot be trusted.
-    const generator = assessGenerator(k6Summary, sampler?.stop(), profile.generator);
+    const generatorSamples = sampler?.stop();
+    const generator = assessGenerator(k6Summary, generatorSamples, profile.generator);
     for (const r of generator.invalidReasons) o.log(`load generator: ${r}`);
     o.log(`k6 finished with exit code ${k6.exitCode}${k6.killedAtLimit ? ' (killed at the hard time limit)' : ''}`);
 
@@ -234,7 +235,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     // What the charts and the capacity analysis need is copied into the run folder while the stack is up,
     // so that `fleetload report` can rebuild everything later without it.
     const window = { start: startedAt, end: endedAt };
-    await captureSeries(runDir, { prometheusUrl: prom, runId, ...window, sourceLabel: prom.redacted }, o.log);
+    await captureSeries(runDir, { prometheusUrl: prom, runId, ...window, sourceLabel: prom.redacted, generatorPoints: generatorSamples?.points }, o.log);
     if (pgUrl) await captureDbStats(runDir, pgUrl, manifest.imeis, window, o.log);
     const outputs = writeRunOutputs(runDir, report, manifest, {
       plannedDevices: o.plannedDevices,

@@ -8,6 +8,8 @@ import { ensureK6Binary } from '../../src/stack/k6-binary.js';
 import { fleetload, portOpen, strayProcesses } from '../helpers/cli.js';
 
 const reportsDir = mkdtempSync(join(tmpdir(), 'fleetload-e2e-'));
+// unique, so the check for surviving processes cannot see another suite's run on the same machine
+const SMOKE_ID = `e2e-smoke-${Date.now().toString(36)}`;
 
 interface ReportJson {
   verdict: string;
@@ -57,8 +59,8 @@ objectives:
 
 describe('fleetload run --profile smoke on the embedded stack', () => {
   it('passes, stores exactly what was ACKed and measures every objective', async () => {
-    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '15s', '--run-id', 'e2e-smoke', '--reports-dir', reportsDir], { timeoutMs: 150_000 });
-    const dir = join(reportsDir, 'e2e-smoke');
+    const res = await fleetload(['run', '--profile', 'smoke', '--duration', '15s', '--run-id', SMOKE_ID, '--reports-dir', reportsDir], { timeoutMs: 150_000 });
+    const dir = join(reportsDir, SMOKE_ID);
     expect(res.stderr).not.toMatch(/postgres:\/\/[^:]+:[^*@]+@/); // no password in logs
     expect(existsSync(join(dir, 'run.json'))).toBe(true);
     const report = readReport(dir);
@@ -72,17 +74,23 @@ describe('fleetload run --profile smoke on the embedded stack', () => {
     const unmeasured = report.objectives.filter((o) => o.status === 'no-data').map((o) => o.id);
     expect(unmeasured.filter((id) => !/^recovery_/.test(id))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { imeis: string[]; runId: string; startedAt: string; endedAt: string };
-    expect(manifest.runId).toBe('e2e-smoke');
+    expect(manifest.runId).toBe(SMOKE_ID);
     expect(new Set(manifest.imeis).size).toBe(20);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/pass/i);
+    // the generator's own CPU and RSS over time sit beside the Prometheus series and feed the process chart
+    const series = JSON.parse(readFileSync(join(dir, 'series.json'), 'utf8')) as { queries: Array<{ id: string; status: string; series: Array<{ points: unknown[] }> }> };
+    const gen = series.queries.find((q) => q.id === 'generator_rss');
+    expect(gen?.status).toBe('ok');
+    expect(gen!.series[0].points.length).toBeGreaterThan(10);
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('k6 (generator) CPU');
     // nothing of this run's stack survives: no process in its folders, its platform port closed
-    expect(await strayProcesses('e2e-smoke')).toEqual([]);
+    expect(await strayProcesses(SMOKE_ID)).toEqual([]);
     const tcp = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { target: { tcp: string } };
     expect(await portOpen(tcp.target.tcp)).toBe(false);
   }, 180_000);
 
   it('judges the finished embedded run again from its kept evidence: same values, other SLO file, stack gone', async () => {
-    const dir = join(reportsDir, 'e2e-smoke');
+    const dir = join(reportsDir, SMOKE_ID);
     const first = readReport(dir);
     const evidence = join(dir, 'evidence');
     expect(existsSync(join(evidence, 'postgres', 'PG_VERSION'))).toBe(true);
@@ -130,8 +138,8 @@ objectives:
     expect(fromProm.ack_latency_p95).toBeCloseTo(objective(first, 'ack_latency_p95').value as number, 3);
     // judging works on copies: the kept evidence is unchanged, and no server outlives the command
     expect(fileList(evidence)).toEqual(before);
-    expect(await strayProcesses('fleetload-pg-verify')).toEqual([]);
-    expect(await strayProcesses('fleetload-prom-verify')).toEqual([]);
+    expect(await strayProcesses(join(tmpdir(), 'fleetload-pg-verify'))).toEqual([]);
+    expect(await strayProcesses(join(tmpdir(), 'fleetload-prom-verify'))).toEqual([]);
   }, 200_000);
 
   it('fails with exit 1 when an SLO cannot be met, naming the objective', async () => {
@@ -167,7 +175,7 @@ objectives:
   }, 150_000);
 
   it('exits 3, never passes, when Prometheus is unreachable', async () => {
-    const res = await fleetload(['verify', join(reportsDir, 'e2e-smoke'), '--prometheus-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
+    const res = await fleetload(['verify', join(reportsDir, SMOKE_ID), '--prometheus-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
     expect(res.code, res.stderr).toBe(3);
     expect(res.stderr).toMatch(/prometheus/i);
   }, 90_000);

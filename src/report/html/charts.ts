@@ -286,9 +286,10 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
     ),
   );
 
-  const cpu = query(f, 'process_cpu');
-  const rss = seriesOf(f, 'process_rss');
-  const jobs = [...new Set([...(cpu?.series ?? []), ...rss].map((s) => s.labels.job ?? 'process'))].sort();
+  // scraped processes (the platform; k6 too if someone scrapes it) plus the generator's own /proc samples
+  const cpuSeries = [...seriesOf(f, 'process_cpu'), ...seriesOf(f, 'generator_cpu')];
+  const rss = [...seriesOf(f, 'process_rss'), ...seriesOf(f, 'generator_rss')];
+  const jobs = [...new Set([...cpuSeries, ...rss].map((s) => s.labels.job ?? 'process'))].sort();
   out.push(
     chart(
       {
@@ -296,9 +297,9 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
         id: 'process',
         title: 'Generator and platform processes: CPU and RSS',
         axes: { y: 'CPU cores', mem: 'RSS MB' },
-        note: jobs.some((j) => /k6|generator/i.test(j)) ? undefined : 'No generator process is scraped by this Prometheus: only the scraped jobs are shown; the generator health figures of the manifest are listed under run metadata.',
+        note: jobs.some((j) => /k6|generator/i.test(j)) ? undefined : 'This run has no CPU/RSS samples of the load generator: only the platform is shown; the generator health figures of the manifest are listed under run metadata.',
         lines: jobs.flatMap((job, i) => {
-          const c = (cpu?.series ?? []).filter((s) => (s.labels.job ?? 'process') === job);
+          const c = cpuSeries.filter((s) => (s.labels.job ?? 'process') === job);
           const r = rss.filter((s) => (s.labels.job ?? 'process') === job);
           return [
             { label: `${job} CPU`, values: sumOnGrid(c.map((s) => ({ labels: {}, points: trailingRate(s.points, w) })), g), color: PALETTE[(2 * i) % PALETTE.length] },
@@ -306,7 +307,7 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
           ];
         }),
       },
-      ['process_cpu', 'process_rss'],
+      ['process_cpu', 'process_rss', 'generator_cpu', 'generator_rss'],
       f,
     ),
   );

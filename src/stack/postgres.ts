@@ -40,6 +40,7 @@ export interface EmbeddedPgOptions {
  * missing); the data folder and every folder above it must therefore be reachable by that user.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promise<EmbeddedPg> {
+  if (opts.seedData && opts.dataDir) throw new Error('startEmbeddedPostgres: seedData makes its own data folder; do not pass dataDir too');
   const port = opts.port ?? (await freePort());
   const base = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), `fleetload-pg-${opts.label ? `${opts.label}-` : ''}`));
   if (base) chmodSync(base, 0o755);
@@ -86,7 +87,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       const child = (pg as unknown as { process?: ChildProcess }).process;
       if (child) adoptChild(child);
     } catch (err) {
-      throw infraError(`embedded PostgreSQL did not start on 127.0.0.1:${port} (data folder ${dataDir}); see the log above`, err);
+      const where = socketDir ? `the Unix socket in ${socketDir}` : `127.0.0.1:${port}`;
+      throw infraError(`embedded PostgreSQL did not start on ${where} (data folder ${dataDir}); see the log above`, err);
     }
   };
   if (!opts.seedData) {

@@ -38,14 +38,17 @@ function fileList(dir: string): string[] {
     .sort();
 }
 
+/** An SLO file in the reports folder with the usual total thresholds and the given objectives (YAML list items). */
+function writeSlo(name: string, objectives: string): string {
+  const file = join(reportsDir, name);
+  writeFileSync(file, `version: 1\ntotal: { pass: 90, warning: 75 }\nobjectives:\n${objectives}`);
+  return file;
+}
+
 function writeImpossibleSlo(): string {
-  const slo = join(reportsDir, 'impossible-slo.yaml');
-  writeFileSync(
-    slo,
-    `version: 1
-total: { pass: 90, warning: 75 }
-objectives:
-  - id: device_ack_latency_p95
+  return writeSlo(
+    'impossible-slo.yaml',
+    `  - id: device_ack_latency_p95
     description: impossible ACK latency target
     source: prometheus
     query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}]))
@@ -54,7 +57,6 @@ objectives:
     key: true
 `,
   );
-  return slo;
 }
 
 describe('fleetload run --profile smoke on the embedded stack', () => {
@@ -111,13 +113,9 @@ describe('fleetload run --profile smoke on the embedded stack', () => {
     expect(objective(readReport(dir), 'device_ack_latency_p95').status).toBe('fail');
     // the distributed-run objectives of scenarios/k6-operator/README.md, from Prometheus: on one instance they give
     // exactly what the k6 summary gave
-    const distributed = join(reportsDir, 'distributed-slo.yaml');
-    writeFileSync(
-      distributed,
-      `version: 1
-total: { pass: 90, warning: 75 }
-objectives:
-  - id: ack_latency_p95
+    const distributed = writeSlo(
+      'distributed-slo.yaml',
+      `  - id: ack_latency_p95
     description: upper bound over all pods
     source: prometheus
     query: max(last_over_time(k6_fleet_ack_latency_p95{testid="\${runId}"}[\${duration}])) * 1000

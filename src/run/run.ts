@@ -7,7 +7,7 @@ import { writeRunOutputs } from '../report/run-outputs.js';
 import { captureSeries } from '../report/series.js';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
-import { evidenceFolders, folderBytes } from '../stack/evidence.js';
+import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
 import { findK6Binary, k6Version } from '../stack/k6-binary.js';
 import { repoRoot } from '../stack/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
@@ -122,18 +122,17 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   let faultRunner: FaultRunner | undefined;
   let stackLogClose = async () => {};
   // set once run.json is written: from then on the stack's data is the evidence `fleetload verify` judges again
-  let keepEvidenceIn: string | undefined;
+  let keepEvidence: EvidenceFolders | undefined;
   const stopStack = async () => {
     const s = stack;
     stack = undefined;
     if (!s) return;
     o.log('stopping the embedded stack');
-    if (keepEvidenceIn) rmSync(keepEvidenceIn, { recursive: true, force: true }); // a re-used --run-id
-    await s.stop({ keepEvidenceIn });
-    if (keepEvidenceIn) {
-      const f = evidenceFolders(runDir);
+    if (keepEvidence) rmSync(keepEvidence.dir, { recursive: true, force: true }); // a re-used --run-id
+    await s.stop({ keepData: keepEvidence });
+    if (keepEvidence) {
       const mb = (dir: string) => (folderBytes(dir) / 1e6).toFixed(1);
-      o.log(`evidence kept: ${f.dir} (Prometheus ${mb(f.prometheus)} MB, PostgreSQL ${mb(f.postgres)} MB); \`fleetload verify ${runDir}\` judges the run again from it`);
+      o.log(`evidence kept: ${keepEvidence.dir} (Prometheus ${mb(keepEvidence.prometheus)} MB, PostgreSQL ${mb(keepEvidence.postgres)} MB); \`fleetload verify ${runDir}\` judges the run again from it`);
     }
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -214,7 +213,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
       ...(faults ? { faults } : {}),
     };
     writeManifest(runDir, manifest);
-    if (stack && o.keepEvidence !== false) keepEvidenceIn = evidenceFolders(runDir).dir;
+    if (stack && o.keepEvidence !== false) keepEvidence = evidenceFolders(runDir);
     const report = await verifyRun({
       slo,
       manifest,

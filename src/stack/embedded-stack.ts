@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import type { StopOptions } from './move-dir.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
 import { startPrometheus, waitForFirstScrape, type RunningPrometheus } from './prometheus.js';
@@ -14,12 +14,14 @@ export interface EmbeddedStack {
    */
   restartPlatform(): Promise<PlatformProcess>;
   /**
-   * Stops everything. With `keepEvidenceIn`, Prometheus's TSDB and PostgreSQL's data folder are moved to
-   * `<keepEvidenceIn>/prometheus` and `<keepEvidenceIn>/postgres` (after a clean shutdown) instead of being
-   * deleted, so that the run can be judged again later (evidence.ts).
+   * Stops everything. With `keepData`, Prometheus's TSDB and PostgreSQL's data folder are moved to those folders
+   * (after a clean shutdown) instead of being deleted, so that the run can be judged again later (evidence.ts).
    */
-  stop(o?: { keepEvidenceIn?: string }): Promise<void>;
+  stop(o?: { keepData?: KeepData }): Promise<void>;
 }
+
+/** Where the data of the stack's two servers goes when it is kept (evidence.ts's folders). */
+export type KeepData = Record<'prometheus' | 'postgres', string>;
 
 export interface EmbeddedStackOptions {
   scrapeIntervalSec?: number;
@@ -31,15 +33,16 @@ export interface EmbeddedStackOptions {
 
 /**
  * The default target: PostgreSQL, the reference platform and a Prometheus scraping it, all on free
- * loopback ports; it returns once Prometheus has scraped the platform. Whatever started is stopped again if a later part fails, so no process outlives us.
+ * loopback ports; it returns once Prometheus has scraped the platform. Whatever started is stopped again if a
+ * later part fails, so no process outlives us.
  */
 export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   const log = opts.log ?? (() => {});
-  const started: Array<{ name: string; stop(o?: { keepDataIn?: string }): Promise<void> }> = [];
-  const stopAll = async (o: { keepEvidenceIn?: string } = {}) => {
+  const started: Array<{ name: 'platform' | keyof KeepData; stop(o?: StopOptions): Promise<void> }> = [];
+  const stopAll = async (o: { keepData?: KeepData } = {}) => {
     let firstError: unknown;
     for (const part of started.reverse()) {
-      const keepDataIn = o.keepEvidenceIn && part.name !== 'platform' ? join(o.keepEvidenceIn, part.name) : undefined;
+      const keepDataIn = part.name === 'platform' ? undefined : o.keepData?.[part.name];
       await part.stop({ keepDataIn }).catch((e: unknown) => {
         log('stack', `stop failed: ${e instanceof Error ? e.message : String(e)}`);
         // the processes are down either way; a failed move of the evidence must not pass unnoticed

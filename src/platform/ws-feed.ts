@@ -11,6 +11,8 @@ import type { Metrics } from './metrics.js';
 /** A client whose unsent data exceeds this loses records (counted) instead of growing server memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
+const CONTROL_HELP = 'expected {"subscribe":"all"|[imei,...]} or {"unsubscribe":...}';
+
 interface Client {
   ws: WebSocket;
   all: boolean;
@@ -39,19 +41,15 @@ export class WsFeed {
       const q = req.query as Record<string, string | undefined>;
       if (q.all === '1' || q.all === 'true') this.subscribe(client, 'all');
       else if (q.imeis) this.subscribe(client, q.imeis.split(',').filter(Boolean));
-      ws.on('message', (data) => {
-        let msg: unknown;
+      ws.on('message', (data, isBinary) => {
+        // A listener that throws takes the whole platform down with every device on it: whatever a client sends,
+        // the worst it gets is an error reply or a close.
         try {
-          msg = JSON.parse(String(data));
-        } catch {
-          return this.send(client, { type: 'error', message: 'messages must be JSON' });
+          this.onMessage(client, data, isBinary);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'websocket message handler failed; closing the client');
+          client.ws.close(1011, 'internal error');
         }
-        const m = msg as { subscribe?: unknown; unsubscribe?: unknown };
-        const target = m.subscribe ?? m.unsubscribe;
-        const valid = target === 'all' || (Array.isArray(target) && target.every((x) => typeof x === 'string'));
-        if (!valid) return this.send(client, { type: 'error', message: 'expected {"subscribe":"all"|[imei,...]} or {"unsubscribe":...}' });
-        if (m.subscribe !== undefined) this.subscribe(client, target as 'all' | string[]);
-        else this.unsubscribe(client, target as 'all' | string[]);
       });
       ws.on('close', () => {
         this.unsubscribe(client, 'all');
@@ -60,6 +58,24 @@ export class WsFeed {
       });
       ws.on('error', (err) => this.log.debug({ err: err.message }, 'websocket error'));
     });
+  }
+
+  private onMessage(client: Client, data: unknown, isBinary: boolean): void {
+    if (isBinary) return client.ws.close(1003, 'binary messages are not supported');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(String(data));
+    } catch {
+      return this.send(client, { type: 'error', message: 'messages must be JSON' });
+    }
+    // `null`, numbers, strings and arrays are valid JSON but not a control message
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return this.send(client, { type: 'error', message: CONTROL_HELP });
+    const m = msg as { subscribe?: unknown; unsubscribe?: unknown };
+    const target = m.subscribe ?? m.unsubscribe;
+    const valid = target === 'all' || (Array.isArray(target) && target.every((x) => typeof x === 'string'));
+    if (!valid) return this.send(client, { type: 'error', message: CONTROL_HELP });
+    if (m.subscribe !== undefined) this.subscribe(client, target as 'all' | string[]);
+    else this.unsubscribe(client, target as 'all' | string[]);
   }
 
   private subscribe(c: Client, target: 'all' | string[]): void {

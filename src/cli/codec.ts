@@ -12,7 +12,7 @@ import {
   type Codec,
   type IoValue,
 } from '../protocol/teltonika/index.js';
-import { badInput } from './errors.js';
+import { badInput } from '../core/errors.js';
 
 export function registerCodec(program: Command): void {
   const codec = program.command('codec').description('encode and decode Teltonika Codec 8 / 8E frames');

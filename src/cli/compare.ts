@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { loadRunFolder, RunFolderError } from '../report/capacity/run-folder.js';
 import { compareRuns, DEFAULT_NOISE_PCT, renderCompareMarkdown, writeComparison } from '../report/compare.js';
 import { parseNoise } from './report.js';
-import { badInput, ExitCode } from './errors.js';
+import { badInput, ExitCode } from '../core/errors.js';
 
 export function registerCompare(program: Command): void {
   program

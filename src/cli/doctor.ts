@@ -3,7 +3,7 @@ import { findK6Binary, k6Version, cachedK6Path } from '../stack/k6-binary.js';
 import { embeddedPostgresVersion } from '../stack/postgres.js';
 import { findPrometheus, prometheusVersion } from '../stack/prometheus.js';
 import { toolVersion } from '../stack/tools.js';
-import { ExitCode } from './errors.js';
+import { ExitCode } from '../core/errors.js';
 
 interface Check {
   name: string;

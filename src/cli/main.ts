@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCodec } from './codec.js';
 import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
-import { ExitCode, FleetloadError } from './errors.js';
+import { ExitCode, FleetloadError } from '../core/errors.js';
 import { registerPlatform } from './platform.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';

@@ -8,9 +8,9 @@ import type { Logger } from 'pino';
 import { DEFAULTS, describePgUrl, resolveConfig, type PlatformOptions } from '../platform/config.js';
 import { parseFaults, type FaultSettings } from '../platform/faults.js';
 import { defaultLogger, startPlatform, type PlatformHandle } from '../platform/platform.js';
-import { badInput, infraError } from './errors.js';
+import { badInput, infraError } from '../core/errors.js';
 import { collect, intOption } from './options.js';
-import { secretFromEnv } from './secrets.js';
+import { secretFromEnv } from '../core/secrets.js';
 
 interface PlatformFlags {
   pgUrl?: string;

@@ -6,7 +6,7 @@ import { compareWithBaseline, DEFAULT_NOISE_PCT } from '../report/compare.js';
 import { writeHtmlReports } from '../report/html/index.js';
 import { writeReports } from '../report/index.js';
 import { parseDurationMs } from '../run/duration.js';
-import { badInput, invalidRun } from './errors.js';
+import { badInput, invalidRun } from '../core/errors.js';
 
 export function parsePositiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw badInput(`${flag}: expected a whole number ≥ 1, got "${v}"`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runLoad } from '../run/run.js';
 import { collect, intOption, stderrLog } from './options.js';
-import { secretFromEnv } from './secrets.js';
+import { secretFromEnv } from '../core/secrets.js';
 
 export function registerRun(program: Command): void {
   program

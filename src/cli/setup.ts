@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ensureK6Binary, k6Version } from '../stack/k6-binary.js';
 import { findPrometheus } from '../stack/prometheus.js';
 import { isRoot, toolVersion } from '../stack/tools.js';
-import { infraError } from './errors.js';
+import { infraError } from '../core/errors.js';
 import { stderrLog } from './options.js';
 
 /** Debian's chromium package installs here; the HTML report test drives it with playwright-core. */

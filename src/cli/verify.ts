@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ExitCode, FleetloadError } from './errors.js';
-import { secretFromEnv } from './secrets.js';
+import { ExitCode, FleetloadError } from '../core/errors.js';
+import { secretFromEnv } from '../core/secrets.js';
 import { readManifest } from '../run/manifest.js';
 import { formatTable, writeReports } from '../report/index.js';
 import { writeRunOutputs } from '../report/run-outputs.js';

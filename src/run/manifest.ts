@@ -2,7 +2,7 @@
 // reproduce it. Never holds secrets: connection URLs are stored without passwords.
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { badInput, invalidRun } from '../cli/errors.js';
+import { badInput, invalidRun } from '../core/errors.js';
 import { stripPassword } from '../verify/redact.js';
 import type { FaultRecord } from './faults.js';
 

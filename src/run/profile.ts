@@ -1,7 +1,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { badInput } from '../cli/errors.js';
+import { badInput } from '../core/errors.js';
 import { repoRoot } from '../stack/repo-root.js';
 import type { ApiClientConfig, ApiEndpoint } from '../sim/fleet-config.js';
 import type { RouteOptions } from '../sim/route.js';

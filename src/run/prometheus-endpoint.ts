@@ -9,8 +9,8 @@
 // A password and a bearer token together are refused (bad input). A bearer token with only a user name
 // (as in a run manifest, which keeps the user but never the password) uses the token.
 // Node's fetch refuses URLs with credentials in them, so they always travel as a header.
-import { badInput } from '../cli/errors.js';
-import { secretFromEnv } from '../cli/secrets.js';
+import { badInput } from '../core/errors.js';
+import { secretFromEnv } from '../core/secrets.js';
 
 export type PrometheusAuth = 'none' | 'basic' | 'bearer';
 

@@ -10,7 +10,7 @@
 // - All device connections go from one source address to one target ip:port, so each needs its own local
 //   port from net.ipv4.ip_local_port_range; reconnects leave ports in TIME_WAIT for 60 s.
 import { readFileSync } from 'node:fs';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 
 export interface ResourceInput {
   devices: number;

@@ -1,6 +1,6 @@
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { badInput, infraError } from '../cli/errors.js';
+import { badInput, infraError } from '../core/errors.js';
 import { formatTable } from '../report/index.js';
 import { captureDbStats } from '../report/capacity/db-stats.js';
 import { writeRunOutputs } from '../report/run-outputs.js';

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { badInput } from '../cli/errors.js';
+import { badInput } from '../core/errors.js';
 
 /** Environment variable with more allowed target hosts, comma- or space-separated (e.g. set once in CI). */
 export const ALLOW_TARGETS_ENV = 'FLEETLOAD_ALLOW_TARGETS';

@@ -3,7 +3,7 @@
 // (another SLO file, another baseline) with the same PromQL and SQL as the first time.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { startPrometheus } from './prometheus.js';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 import { repoRoot } from './repo-root.js';
 
 /** Absolute path of the Go main module that builds k6 (src/stack/k6build). */

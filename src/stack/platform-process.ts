@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 import { spawnTracked, stopChild } from './children.js';
 import { repoRoot } from './repo-root.js';
 

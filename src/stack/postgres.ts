@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 import { adoptChild } from './children.js';
 import { moveDir, type StopOptions } from './move-dir.js';
 import { freePort } from './ports.js';

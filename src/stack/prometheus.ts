@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { infraError } from '../cli/errors.js';
+import { infraError } from '../core/errors.js';
 import { spawnTracked, stopChild } from './children.js';
 import { moveDir, type StopOptions } from './move-dir.js';
 import { freePort } from './ports.js';

@@ -1,7 +1,7 @@
 // A baseline is an earlier run's report.json (given as the file or as its run folder).
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { badInput } from '../cli/errors.js';
+import { badInput } from '../core/errors.js';
 import type { Report } from './report-types.js';
 
 export function loadBaseline(pathOrDir: string): { report: Report; file: string } {

@@ -2,7 +2,7 @@
 // Values are exact over the whole test; time trends are in milliseconds.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { invalidRun } from '../cli/errors.js';
+import { invalidRun } from '../core/errors.js';
 import { evalFormula, type Formula, type Outcome } from './formula.js';
 
 export type K6Summary = { data: unknown } | { missing: string };

@@ -1,7 +1,7 @@
 // PostgreSQL evidence: each query returns one row with one numeric column. Runs inside a READ ONLY
 // transaction, with placeholders as bound parameters ($1..$n) — never spliced into the SQL text.
 import pg from 'pg';
-import { badInput, infraError } from '../cli/errors.js';
+import { badInput, infraError } from '../core/errors.js';
 import { redactUrl } from './redact.js';
 import { bindSql, type PlaceholderContext } from './placeholders.js';
 import type { Measurement } from './evaluate.js';

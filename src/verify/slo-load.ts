@@ -6,7 +6,7 @@ import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
-import { badInput } from '../cli/errors.js';
+import { badInput } from '../core/errors.js';
 import schema from './slo.schema.json';
 import { parseCriterion } from './criteria.js';
 import { FormulaError, formulaRefs, parseFormula, type Formula } from './formula.js';

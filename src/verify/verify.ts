@@ -1,6 +1,6 @@
 // Verification of one run: collect evidence for every objective over the run window (and stage windows),
 // compute derived values, evaluate, and return the report. Starts no processes and writes nothing.
-import { badInput } from '../cli/errors.js';
+import { badInput } from '../core/errors.js';
 import type { RunManifest } from '../run/manifest.js';
 import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
 import { evalK6, loadK6Summary, type K6Summary } from './evidence-k6.js';

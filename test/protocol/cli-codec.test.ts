@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerCodec } from '../../src/cli/codec.js';
-import { FleetloadError } from '../../src/cli/errors.js';
+import { FleetloadError } from '../../src/core/errors.js';
 import { decodeAvlPacket, imeiForIndex } from '../../src/protocol/teltonika/index.js';
 import { hex, W0_LOGIN, W1, W4 } from './vectors.js';
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetloadError } from '../../src/cli/errors.js';
+import { FleetloadError } from '../../src/core/errors.js';
 import { fetchSeries } from '../../src/report/series.js';
 import { k6Args, remoteWriteEnv } from '../../src/run/k6-run.js';
 import { endpointUrl, prometheusEndpoint } from '../../src/run/prometheus-endpoint.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FleetloadError } from '../../src/cli/errors.js';
+import { FleetloadError } from '../../src/core/errors.js';
 import {
   assessResources,
   checkResourcesBeforeRun,

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FleetloadError } from '../../src/cli/errors.js';
+import { FleetloadError } from '../../src/core/errors.js';
 import { runK6 } from '../../src/run/k6-run.js';
 import { allowedTargets, checkTarget, isLoopback, targetBanner } from '../../src/run/target-safety.js';
 import { ensureK6Binary } from '../../src/stack/k6-binary.js';

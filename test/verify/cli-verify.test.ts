@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerVerify } from '../../src/cli/verify.js';
-import { ExitCode, FleetloadError } from '../../src/cli/errors.js';
+import { ExitCode, FleetloadError } from '../../src/core/errors.js';
 import { writeManifest, readManifest, type RunManifest } from '../../src/run/manifest.js';
 import { freePort } from '../../src/stack/ports.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode, FleetloadError } from '../../src/cli/errors.js';
+import { ExitCode, FleetloadError } from '../../src/core/errors.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/stack/postgres.js';
 import { freePort } from '../../src/stack/ports.js';
 import { loadSloFile, parseSlo } from '../../src/verify/slo-load.js';

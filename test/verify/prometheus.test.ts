@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExitCode, FleetloadError } from '../../src/cli/errors.js';
+import { ExitCode, FleetloadError } from '../../src/core/errors.js';
 import { startPrometheus, type RunningPrometheus } from '../../src/stack/prometheus.js';
 import { freePort } from '../../src/stack/ports.js';
 import { prometheusClient } from '../../src/verify/evidence-prometheus.js';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FleetloadError, ExitCode } from '../../src/cli/errors.js';
+import { FleetloadError, ExitCode } from '../../src/core/errors.js';
 import { defaultSloPath, loadSloFile, parseSlo } from '../../src/verify/slo-load.js';
 
 const BAD = join(import.meta.dirname, 'fixtures/bad');

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { migrate } from '../src/platform/schema.js';
 import { imeiForIndex } from '../src/protocol/teltonika/index.js';
-import { writeManifest, type RunManifest } from '../src/run/manifest.js';
+import { writeManifest, type RunManifest } from '../src/core/manifest.js';
 import { startEmbeddedPostgres } from '../src/stack/postgres.js';
 import { startPrometheus } from '../src/stack/prometheus.js';
 import { loadSloFile, verifyRun } from '../src/verify/index.js';

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { ExitCode, FleetloadError } from '../core/errors.js';
 import { secretFromEnv } from '../core/secrets.js';
-import { readManifest } from '../run/manifest.js';
+import { readManifest } from '../core/manifest.js';
 import { formatTable, writeReports } from '../report/index.js';
 import { writeRunOutputs } from '../report/run-outputs.js';
 import { existsSync, statSync } from 'node:fs';
 import { errorReport, exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
-import { stripPassword } from '../verify/redact.js';
+import { stripPassword } from '../core/redact.js';
 import { evidenceFolders, openEvidence, type OpenedEvidence } from '../stack/evidence.js';
 import { stderrLog } from './options.js';
 

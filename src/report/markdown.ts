@@ -1,7 +1,7 @@
 // report.md: the human-readable verdict, for a PR comment or a CI job summary.
 import { formatNumber } from '../verify/format.js';
 import type { ObjectiveResult, Report } from '../verify/report-types.js';
-import type { RunManifest } from '../run/manifest.js';
+import type { RunManifest } from '../core/manifest.js';
 
 const ICON: Record<string, string> = { pass: '✅', warn: '⚠️', fail: '❌', 'no-data': '❔', 'report-only': 'ℹ️', invalid: '🚫', error: '💥' };
 

@@ -1,7 +1,7 @@
 // Every file a person or a CI system reads from a run folder, written in one place so that `run`, `verify`
 // and `report` cannot drift apart: report.json/.md + junit.xml, report.html, capacity.json/.md and, with a
 // baseline, compare.html/.md/.json. Reads only the folder (no Prometheus, no PostgreSQL needed).
-import type { RunManifest } from '../run/manifest.js';
+import type { RunManifest } from '../core/manifest.js';
 import type { Report } from '../verify/report-types.js';
 import { renderCapacityMarkdown } from './capacity-markdown.js';
 import type { CapacityAnalysis } from './capacity/index.js';

@@ -1,7 +1,7 @@
 // Writes report.json, report.md and junit.xml into the run folder (each atomically).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunManifest } from '../run/manifest.js';
+import type { RunManifest } from '../core/manifest.js';
 import type { Report } from '../verify/report-types.js';
 import { renderJson } from './json.js';
 import { renderJunit } from './junit.js';

@@ -2,6 +2,7 @@
 // pause the platform) turned into a timed plan (pure), and a small executor that carries the plan out against the
 // embedded stack while k6 runs, logging every action loudly and recording when it really started and ended.
 // The verifier then proves nothing ACKed was lost or duplicated; devices measure their recovery (fleet_recovery_time).
+import type { FaultRecord } from '../core/manifest.js';
 import type { EmbeddedStack } from '../stack/embedded-stack.js';
 import { parseDurationMs } from './duration.js';
 
@@ -98,23 +99,6 @@ export interface FaultTarget {
 }
 
 /** A fault as it happened, for run.json. */
-export interface FaultRecord {
-  action: FaultAction;
-  /** as written in the profile */
-  at: string;
-  /** planned ms after the load start */
-  plannedAtMs: number;
-  /** planned downtime / pause / refusal */
-  durationMs: number;
-  /** when the action really began and when the stack was whole again (ISO) */
-  start?: string;
-  /** when it really began, ms after the load start */
-  startOffsetMs?: number;
-  end?: string;
-  detail?: string;
-  error?: string;
-  skipped?: string;
-}
 
 export interface FaultRunnerOptions {
   log: (line: string) => void;

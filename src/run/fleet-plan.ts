@@ -3,7 +3,7 @@
 //   --devices N on a stepped profile scales every step proportionally (the last step becomes N);
 //   --duration D scales every hold proportionally; storm times given as percentages follow the duration.
 import type { FleetConfig } from '../sim/fleet-config.js';
-import type { RunManifest } from './manifest.js';
+import type { RunManifest } from '../core/manifest.js';
 import type { Profile } from './profile.js';
 
 export interface FleetTarget {

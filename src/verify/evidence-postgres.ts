@@ -2,7 +2,7 @@
 // transaction, with placeholders as bound parameters ($1..$n) — never spliced into the SQL text.
 import pg from 'pg';
 import { badInput, infraError } from '../core/errors.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../core/redact.js';
 import { bindSql, type PlaceholderContext } from './placeholders.js';
 import type { Measurement } from './evaluate.js';
 

@@ -1,7 +1,7 @@
 // Verification of one run: collect evidence for every objective over the run window (and stage windows),
 // compute derived values, evaluate, and return the report. Starts no processes and writes nothing.
 import { badInput } from '../core/errors.js';
-import type { RunManifest } from '../run/manifest.js';
+import type { RunManifest } from '../core/manifest.js';
 import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
 import { evalK6, loadK6Summary, type K6Summary } from './evidence-k6.js';
 import { openPostgres, type PostgresSession } from './evidence-postgres.js';
@@ -35,7 +35,7 @@ export function runProblems(m: RunManifest): string[] {
   const start = Date.parse(m.startedAt);
   const end = Date.parse(m.endedAt);
   if (!(end > start)) out.push(`the load window is empty (startedAt ${m.startedAt}, endedAt ${m.endedAt})`);
-  if (m.k6.exitCode !== 0 && m.k6.exitCode !== 99) out.push(`k6 exited with code ${m.k6.exitCode} (0 or 99 = thresholds crossed expected): the load did not run as planned`);
+  if (m.k6 && m.k6.exitCode !== 0 && m.k6.exitCode !== 99) out.push(`k6 exited with code ${m.k6.exitCode} (0 or 99 = thresholds crossed expected): the load did not run as planned`);
   if (m.imeis.length === 0) out.push('the manifest lists no IMEIs');
   return out;
 }
@@ -63,7 +63,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
 
   const prom: PrometheusClient | undefined = slo.objectives.some((o) => o.source === 'prometheus') ? prometheusClient(input.prometheusUrl) : undefined;
   let k6: K6Summary | undefined;
-  const k6Summary = () => (k6 ??= loadK6Summary(input.runDir, manifest.k6.summaryFile));
+  const k6Summary = () => (k6 ??= loadK6Summary(input.runDir, manifest.k6?.summaryFile));
   let pgSession: PostgresSession | undefined;
 
   const evidence = new Map<string, Evidence>();

@@ -10,7 +10,7 @@ import { writeReports } from '../../src/report/index.js';
 import { captureSeries } from '../../src/report/series.js';
 import { loadStartFromSummary } from '../../src/run/fleet-plan.js';
 import { runK6 } from '../../src/run/k6-run.js';
-import { writeManifest, type RunManifest } from '../../src/run/manifest.js';
+import { writeManifest, type RunManifest } from '../../src/core/manifest.js';
 import type { FleetConfig } from '../../src/sim/fleet-config.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../../src/stack/embedded-stack.js';
 import { findK6Binary } from '../../src/stack/k6-binary.js';

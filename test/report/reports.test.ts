@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatTable, renderJunit, renderMarkdown, writeReports, xmlEscape } from '../../src/report/index.js';
-import type { RunManifest } from '../../src/run/manifest.js';
+import type { RunManifest } from '../../src/core/manifest.js';
 import { evaluate } from '../../src/verify/evaluate.js';
 import { errorReport } from '../../src/verify/verify.js';
 import { parseSlo } from '../../src/verify/slo-load.js';

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerVerify } from '../../src/cli/verify.js';
 import { ExitCode, FleetloadError } from '../../src/core/errors.js';
-import { writeManifest, readManifest, type RunManifest } from '../../src/run/manifest.js';
+import { writeManifest, readManifest, type RunManifest } from '../../src/core/manifest.js';
 import { freePort } from '../../src/stack/ports.js';
 
 // embedded: the k6-only SLO files below need no servers, so no kept evidence is opened for them

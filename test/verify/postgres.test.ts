@@ -10,7 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/stack/postgres
 import { freePort } from '../../src/stack/ports.js';
 import { loadSloFile, parseSlo } from '../../src/verify/slo-load.js';
 import { verifyRun } from '../../src/verify/verify.js';
-import type { RunManifest } from '../../src/run/manifest.js';
+import type { RunManifest } from '../../src/core/manifest.js';
 import type { SloFile } from '../../src/verify/slo-types.js';
 
 let db: EmbeddedPg;

@@ -11,7 +11,7 @@ import { freePort } from '../../src/stack/ports.js';
 import { prometheusClient } from '../../src/verify/evidence-prometheus.js';
 import { parseSlo } from '../../src/verify/slo-load.js';
 import { verifyRun } from '../../src/verify/verify.js';
-import type { RunManifest } from '../../src/run/manifest.js';
+import type { RunManifest } from '../../src/core/manifest.js';
 import type { SloFile } from '../../src/verify/slo-types.js';
 
 let prom: RunningPrometheus;

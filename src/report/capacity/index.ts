@@ -2,7 +2,7 @@
 // first saturating resource, headroom and database growth. capacity.json is this object.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunManifest } from '../../run/manifest.js';
+import type { RunManifest } from '../../core/manifest.js';
 import type { Report } from '../../verify/report-types.js';
 import type { SeriesFile } from '../series.js';
 import type { DbStats } from './db-stats.js';

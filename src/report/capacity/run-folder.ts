@@ -2,12 +2,12 @@
 // series.json yields a thinner report, not an error; only the manifest is required.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunManifest } from '../../run/manifest.js';
+import type { RunManifest } from '../../core/manifest.js';
 import type { Report } from '../../verify/report-types.js';
 import { readSeries, type SeriesFile } from '../series.js';
 import { readDbStats, type DbStats } from './db-stats.js';
 
-import { MANIFEST_FILE } from '../../run/manifest.js';
+import { MANIFEST_FILE } from '../../core/manifest.js';
 
 export interface K6Summary {
   metrics?: Record<string, { type?: string; contains?: string; values?: Record<string, number> }>;

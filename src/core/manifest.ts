@@ -3,8 +3,27 @@
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { badInput, invalidRun } from '../core/errors.js';
-import { stripPassword } from '../verify/redact.js';
-import type { FaultRecord } from './faults.js';
+import { stripPassword } from './redact.js';
+
+
+export interface FaultRecord {
+  /** restart-postgres | kill-platform | drop-device-links | pause-platform */
+  action: string;
+  /** as written in the profile */
+  at: string;
+  /** planned ms after the load start */
+  plannedAtMs: number;
+  /** planned downtime / pause / refusal */
+  durationMs: number;
+  /** when the action really began and when the stack was whole again (ISO) */
+  start?: string;
+  /** when it really began, ms after the load start */
+  startOffsetMs?: number;
+  end?: string;
+  detail?: string;
+  error?: string;
+  skipped?: string;
+}
 
 export const MANIFEST_FILE = 'run.json';
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -22,8 +41,16 @@ export interface RunManifest {
   prometheus: { url: string }; // credentials never stored
   postgres?: { url: string }; // REDACTED form only (no password)
   versions: Record<string, string>; // fleetload, k6, tcp extension, node, prometheus, postgres
-  k6: { exitCode: number; summaryFile?: string }; // path relative to the run dir
+  /** the load engine's outputs, relative to the run dir (engine-summary.json, ledger/) */
+  engine?: { summaryFile: string; ledgerDir?: string; exitCode: number };
+  /** runs made by the k6 generator before the engine replaced it (read only, for old run folders) */
+  k6?: { exitCode: number; summaryFile?: string };
   generator?: Record<string, number>; // health figures, may be absent
+  /**
+   * Every reason the run cannot be trusted, fixed when it ended (generator health, dropped requests, failed faults,
+   * missing evidence). `fleetload verify` re-applies them: an invalid run stays invalid.
+   */
+  invalidReasons?: string[];
   faults?: FaultRecord[]; // fault runs: each fault's action, planned time and real start/end
 }
 
@@ -90,8 +117,12 @@ export function manifestProblems(m: unknown): string[] {
   if (!prom || typeof prom.url !== 'string') p.push('prometheus.url must be a string');
   if (o.postgres !== undefined && typeof (o.postgres as Record<string, unknown> | null)?.url !== 'string') p.push('postgres.url must be a string');
   if (!o.versions || typeof o.versions !== 'object') p.push('versions must be an object');
+  const engine = o.engine as Record<string, unknown> | undefined;
   const k6 = o.k6 as Record<string, unknown> | undefined;
-  if (!k6 || typeof k6.exitCode !== 'number') p.push('k6.exitCode must be a number');
-  else if (k6.summaryFile !== undefined && typeof k6.summaryFile !== 'string') p.push('k6.summaryFile must be a string');
+  if (engine !== undefined && (typeof engine !== 'object' || engine === null || typeof engine.summaryFile !== 'string' || typeof engine.exitCode !== 'number'))
+    p.push('engine needs summaryFile (string) and exitCode (number)');
+  if (k6 !== undefined && (typeof k6 !== 'object' || k6 === null || typeof k6.exitCode !== 'number')) p.push('k6.exitCode must be a number');
+  if (engine === undefined && k6 === undefined) p.push('engine (the load engine\'s outputs) is missing');
+  if (o.invalidReasons !== undefined && (!Array.isArray(o.invalidReasons) || !o.invalidReasons.every((x) => typeof x === 'string'))) p.push('invalidReasons must be a list of strings');
   return p;
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { CapacityAnalysis } from './capacity/index.js';
 import { analyzeCapacity } from './capacity/index.js';
 import { histogramIncrease, histogramQuantile, sumIncrease } from './capacity/prommath.js';
-import { loadRunFolder, type RunFolder } from './capacity/run-folder.js';
+import type { EngineSummary, LatencyFigures } from '../core/engine-summary.js';
+import { loadRunFolder, type OldK6Summary, type RunFolder } from './capacity/run-folder.js';
 import { fmt, parseCriteria } from './capacity/steps.js';
 import { esc } from './html/page.js';
 
@@ -72,7 +73,69 @@ interface Headline {
   get: (r: RunFolder, cap?: CapacityAnalysis) => number | undefined;
 }
 
-const k6v = (r: RunFolder, metric: string, stat: string) => r.k6Summary?.metrics?.[metric]?.values?.[stat];
+/** The load generator's whole-run figures a comparison shows (ms and counts), from the engine summary. */
+interface LoadFigures {
+  ackMs?: Partial<LatencyFigures>;
+  recordMs?: Partial<LatencyFigures>;
+  loginMs?: Partial<LatencyFigures>;
+  recordsSent?: number;
+  recordsAcked?: number;
+  recordsResent?: number;
+  recordsLost?: number;
+  deviceErrors?: number;
+  /** present only when the run had API clients */
+  api?: { requests: number; errors: number; latencyMs?: Partial<LatencyFigures> };
+  /** present only when the run had WebSocket clients */
+  ws?: { expected: number; missed: number; freshnessMs?: Partial<LatencyFigures> };
+}
+
+const total = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
+
+function engineFigures(e: EngineSummary): LoadFigures {
+  return {
+    ackMs: e.ackLatencyMs,
+    recordMs: e.recordLatencyMs,
+    loginMs: e.loginLatencyMs,
+    recordsSent: e.records.sent,
+    recordsAcked: e.records.acked,
+    recordsResent: e.records.resent,
+    recordsLost: e.records.lost,
+    deviceErrors: total(e.errors),
+    ...(e.api.configured ? { api: { requests: e.api.requests, errors: total(e.api.errors), latencyMs: e.api.latencyMs } } : {}),
+    ...(e.ws.configured ? { ws: { expected: e.ws.expected, missed: e.ws.missed, freshnessMs: e.ws.freshnessMs } } : {}),
+  };
+}
+
+/** A baseline run folder written by the k6 generator before the engine: the same figures from its summary. */
+function oldK6Figures(s: OldK6Summary): LoadFigures {
+  const v = (metric: string, stat: string) => s.metrics?.[metric]?.values?.[stat];
+  const trend = (metric: string): Partial<LatencyFigures> | undefined =>
+    s.metrics?.[metric] ? { p50: v(metric, 'med') ?? v(metric, 'p(50)'), p95: v(metric, 'p(95)'), p99: v(metric, 'p(99)'), max: v(metric, 'max') } : undefined;
+  const count = (metric: string) => v(metric, 'count') ?? 0; // k6 left out a counter that never counted
+  const apiRequests = v('fleet_api_requests', 'count');
+  const wsExpected = v('fleet_ws_records_expected', 'count');
+  return {
+    ackMs: trend('fleet_ack_latency'),
+    loginMs: trend('fleet_login_latency'),
+    recordsSent: v('fleet_records_sent', 'count'),
+    recordsAcked: v('fleet_records_acked', 'count'),
+    recordsResent: count('fleet_records_resent'),
+    recordsLost: count('fleet_records_lost'),
+    deviceErrors: count('fleet_device_errors'),
+    ...(apiRequests !== undefined ? { api: { requests: apiRequests, errors: count('fleet_api_errors'), latencyMs: trend('http_req_duration') } } : {}),
+    ...(wsExpected !== undefined ? { ws: { expected: wsExpected, missed: count('fleet_ws_records_missed'), freshnessMs: trend('fleet_ws_freshness') } } : {}),
+  };
+}
+
+function loadFigures(r: RunFolder): LoadFigures | undefined {
+  if (r.engineSummary) return engineFigures(r.engineSummary);
+  return r.oldK6Summary ? oldK6Figures(r.oldK6Summary) : undefined;
+}
+
+const fig = <T>(get: (f: LoadFigures) => T | undefined) => (r: RunFolder): T | undefined => {
+  const f = loadFigures(r);
+  return f ? get(f) : undefined;
+};
 
 function wholeRun(r: RunFolder, id: string, q: number): number | undefined {
   const f = r.series;
@@ -93,22 +156,31 @@ function storedRate(r: RunFolder): number | undefined {
 }
 
 export const HEADLINES: Headline[] = [
-  { id: 'k6.ack_p50', label: 'ACK latency p50 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'med') ?? k6v(r, 'fleet_ack_latency', 'p(50)') },
-  { id: 'k6.ack_p95', label: 'ACK latency p95 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'p(95)') },
-  { id: 'k6.ack_p99', label: 'ACK latency p99 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'p(99)') },
-  { id: 'k6.ack_max', label: 'ACK latency max (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_ack_latency', 'max') },
-  { id: 'k6.login_p95', label: 'login latency p95 (k6)', unit: 'ms', better: 'lower', get: (r) => k6v(r, 'fleet_login_latency', 'p(95)') },
-  { id: 'k6.records_sent', label: 'records sent', unit: 'records', better: 'neutral', get: (r) => k6v(r, 'fleet_records_sent', 'count') },
-  { id: 'k6.records_acked', label: 'records ACKed', unit: 'records', better: 'neutral', get: (r) => k6v(r, 'fleet_records_acked', 'count') },
-  { id: 'k6.records_resent', label: 'records resent', unit: 'records', better: 'lower', get: (r) => k6v(r, 'fleet_records_resent', 'count') ?? (r.k6Summary ? 0 : undefined) },
-  { id: 'k6.device_errors', label: 'device errors', unit: 'errors', better: 'lower', get: (r) => k6v(r, 'fleet_device_errors', 'count') ?? (r.k6Summary ? 0 : undefined) },
+  { id: 'engine.ack_p50', label: 'ACK latency p50 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p50) },
+  { id: 'engine.ack_p95', label: 'ACK latency p95 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p95) },
+  { id: 'engine.ack_p99', label: 'ACK latency p99 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p99) },
+  { id: 'engine.ack_max', label: 'ACK latency max (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.max) },
+  { id: 'engine.record_p95', label: 'record delivery latency p95 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.recordMs?.p95) },
+  { id: 'engine.record_p99', label: 'record delivery latency p99 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.recordMs?.p99) },
+  { id: 'engine.login_p95', label: 'login latency p95 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.loginMs?.p95) },
+  { id: 'engine.records_sent', label: 'records sent', unit: 'records', better: 'neutral', get: fig((f) => f.recordsSent) },
+  { id: 'engine.records_acked', label: 'records ACKed', unit: 'records', better: 'neutral', get: fig((f) => f.recordsAcked) },
+  { id: 'engine.records_resent', label: 'records resent', unit: 'records', better: 'lower', get: fig((f) => f.recordsResent) },
+  { id: 'engine.records_lost', label: 'records lost (device buffer full)', unit: 'records', better: 'lower', get: fig((f) => f.recordsLost) },
+  { id: 'engine.device_errors', label: 'device errors', unit: 'errors', better: 'lower', get: fig((f) => f.deviceErrors) },
+  { id: 'engine.api_requests', label: 'API requests (client)', unit: 'requests', better: 'neutral', get: fig((f) => f.api?.requests) },
+  { id: 'engine.api_p95', label: 'API latency p95 (client)', unit: 'ms', better: 'lower', get: fig((f) => f.api?.latencyMs?.p95) },
+  { id: 'engine.api_p99', label: 'API latency p99 (client)', unit: 'ms', better: 'lower', get: fig((f) => f.api?.latencyMs?.p99) },
+  { id: 'engine.api_error_ratio', label: 'API error ratio (client)', unit: 'ratio', better: 'lower', get: fig((f) => (f.api && f.api.requests > 0 ? f.api.errors / f.api.requests : undefined)) },
+  { id: 'engine.ws_freshness_p95', label: 'WebSocket freshness p95 (client)', unit: 'ms', better: 'lower', get: fig((f) => f.ws?.freshnessMs?.p95) },
+  { id: 'engine.ws_missed_ratio', label: 'WebSocket records missed (client)', unit: 'ratio', better: 'lower', get: fig((f) => (f.ws && f.ws.expected > 0 ? f.ws.missed / f.ws.expected : undefined)) },
   { id: 'platform.stored_rate', label: 'stored records/s (whole window)', unit: 'records/s', better: 'higher', get: storedRate },
   { id: 'platform.ack_p95', label: 'platform ACK p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'ack_duration', 0.95) },
   { id: 'platform.batch_p95', label: 'batch INSERT p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'batch_duration', 0.95) },
   { id: 'platform.ingest_lag_p95', label: 'ingest lag p95', unit: 's', better: 'lower', get: (r) => wholeRun(r, 'ingest_lag', 0.95) },
   { id: 'db.bytes_per_row', label: 'bytes per stored record', unit: 'B', better: 'lower', get: (r) => r.dbStats?.bytesPerRow?.value },
   { id: 'capacity.devices', label: 'capacity (every SLO held)', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? (c.capacity.devices ?? undefined) : undefined) },
-  { id: 'capacity.knee', label: 'knee of ACK p95', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? c.knee?.x : undefined) },
+  { id: 'capacity.knee', label: 'knee of ACK p95 (engine)', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? c.knee?.x : undefined) },
   { id: 'capacity.usl_nstar', label: 'USL peak N*', unit: 'devices', better: 'higher', get: (_r, c) => (c?.stepped ? (c.usl?.nStar ?? undefined) : undefined) },
   { id: 'capacity.usl_xstar', label: 'USL X(N*)', unit: 'records/s', better: 'higher', get: (_r, c) => (c?.stepped ? (c.usl?.xStar ?? undefined) : undefined) },
 ];

@@ -17,22 +17,39 @@ export interface SeriesDef {
   kind: SeriesKind;
   /** unit of the stored values (counters: unit of what is counted) */
   unit: string;
-  /** PromQL with $testid and $job placeholders */
+  /** PromQL with $run_id, $job (the platform) and $engine_job placeholders */
   query: string;
-  /** k6 creates a counter's series on its first increment: count it from zero */
+  /**
+   * The counter starts at 0 with its process: a series whose first sample inside the window is already above 0
+   * counted those in the run (the engine is started per run; Prometheus's first scrape can come after its first
+   * increments).
+   */
   fromZero?: boolean;
   help: string;
 }
 
 /** Job name the reference platform is scraped under. */
 export const PLATFORM_JOB = 'fleet-platform';
+/** Job name Prometheus scrapes the load engine under (every engine series also carries run_id). */
+export const ENGINE_JOB = 'fleetload-engine';
 
-const k6c = (id: string, metric: string, help: string, unit = 'records'): SeriesDef => ({
+// The engine's Prometheus names (src/engine/catalogue.ts promName(): counters fleetload_<id>_total, histograms
+// fleetload_<id>_seconds, gauges fleetload_<id>). Spelled out here because report/ does not import engine/;
+// test/dashboards checks every name against the catalogue.
+const RUN = 'run_id="$run_id"';
+const engineC = (id: string, metric: string, help: string, unit = 'records', by = ''): SeriesDef => ({
   id,
   kind: 'counter',
   unit,
-  query: `sum(${metric}{testid="$testid"})`,
+  query: `sum${by ? ` by (${by})` : ''} (${metric}{${RUN}})`,
   fromZero: true,
+  help,
+});
+const engineH = (id: string, metric: string, help: string): SeriesDef => ({
+  id,
+  kind: 'histogram',
+  unit: 's',
+  query: `sum by (le) (${metric}_bucket{${RUN}})`,
   help,
 });
 const platformC = (id: string, metric: string, help: string, unit = 'records', extra = ''): SeriesDef => ({
@@ -53,19 +70,22 @@ const gauge = (id: string, query: string, unit: string, help: string): SeriesDef
 
 /** Everything the report fetches. Ids are stable: charts, capacity analysis and compare refer to them. */
 export const SERIES_DEFS: SeriesDef[] = [
-  // k6 client side (remote write, tagged testid)
-  k6c('k6_records_sent', 'k6_fleet_records_sent_total', 'records the simulated devices sent (no resends)'),
-  k6c('k6_records_acked', 'k6_fleet_records_acked_total', 'records the platform ACKed to the devices'),
-  k6c('k6_records_resent', 'k6_fleet_records_resent_total', 'records resent after a missing ACK'),
-  k6c('k6_packets_sent', 'k6_fleet_packets_sent_total', 'AVL packets sent', 'packets'),
-  k6c('k6_logins', 'k6_fleet_logins_total', 'device logins', 'logins'),
-  { ...k6c('k6_device_errors', 'k6_fleet_device_errors_total', 'device errors by reason', 'errors'), query: 'sum by (reason) (k6_fleet_device_errors_total{testid="$testid"})' },
-  gauge('k6_connected_devices', 'sum(k6_fleet_connected_devices{testid="$testid"})', 'devices', 'devices connected (k6 view)'),
-  gauge('k6_ack_latency_p50', 'max(k6_fleet_ack_latency_p50{testid="$testid"})', 's', 'k6 ACK latency p50, cumulative since test start'),
-  gauge('k6_ack_latency_p95', 'max(k6_fleet_ack_latency_p95{testid="$testid"})', 's', 'k6 ACK latency p95, cumulative since test start'),
-  gauge('k6_ack_latency_p99', 'max(k6_fleet_ack_latency_p99{testid="$testid"})', 's', 'k6 ACK latency p99, cumulative since test start'),
-  gauge('k6_ws_freshness_p95', 'max(k6_fleet_ws_freshness_p95{testid="$testid"})', 's', 'WebSocket freshness p95 at the k6 client, cumulative'),
-  gauge('k6_http_req_duration_p95', 'max by (endpoint) (k6_http_req_duration_p95{testid="$testid"})', 's', 'k6 HTTP request duration p95 by endpoint, cumulative'),
+  // engine (client) side, scraped as $engine_job, every series labelled run_id
+  engineC('engine_records_sent', 'fleetload_records_sent_total', 'records the simulated devices sent (first send only)'),
+  engineC('engine_records_acked', 'fleetload_records_acked_total', 'records the platform ACKed to the devices'),
+  engineC('engine_records_resent', 'fleetload_records_resent_total', 'records in packets resent after a missing or wrong ACK'),
+  engineC('engine_packets_sent', 'fleetload_packets_sent_total', 'AVL packets written (resends included)', 'packets'),
+  engineC('engine_logins', 'fleetload_logins_total', 'device logins accepted', 'logins'),
+  engineC('engine_device_errors', 'fleetload_device_errors_total', 'device errors by reason', 'errors', 'reason'),
+  gauge('engine_devices_connected', `sum(fleetload_devices_connected{${RUN}})`, 'devices', 'devices with an open TCP connection (engine view, summed over shards)'),
+  engineH('engine_ack_latency', 'fleetload_ack_latency_seconds', 'per packet: ACK time minus the packet\'s due time'),
+  engineH('engine_record_latency', 'fleetload_record_latency_seconds', 'per record: ACK time minus the record\'s own timestamp'),
+  engineC('engine_api_requests', 'fleetload_api_requests_total', 'API requests completed or failed at the client', 'requests'),
+  engineC('engine_api_errors', 'fleetload_api_errors_total', 'API requests that failed for the client, by class', 'requests', 'class'),
+  engineH('engine_api_latency', 'fleetload_api_latency_seconds', 'API request duration at the client'),
+  engineH('engine_ws_freshness', 'fleetload_ws_freshness_seconds', 'WebSocket receive time minus record timestamp'),
+  gauge('engine_ws_clients', `sum(fleetload_ws_clients_connected{${RUN}})`, 'clients', 'WebSocket clients connected (engine view)'),
+  gauge('engine_event_loop_delay_p99', `max by (job) (fleetload_event_loop_delay_p99_seconds{${RUN}})`, 's', 'event-loop delay p99 of the busiest engine thread'),
   // platform side (scraped)
   platformC('platform_received', 'telemetry_records_received_total', 'records the platform received'),
   platformC('platform_inserted', 'telemetry_records_inserted_total', 'rows the platform committed'),
@@ -82,10 +102,21 @@ export const SERIES_DEFS: SeriesDef[] = [
   hist('ingest_lag', 'telemetry_ingest_lag_seconds', 's', 'device timestamp to commit'),
   hist('http_duration', 'http_request_duration_seconds', 's', 'REST API request duration', ',route=~"/v1/.*"'),
   platformC('batch_size_sum', 'db_batch_size_sum', 'sum of batch sizes (for the mean)'),
-  // processes (every scraped job: the platform, and a generator job when one is scraped)
-  { id: 'process_cpu', kind: 'counter', unit: 's', query: 'sum by (job) (process_cpu_seconds_total)', help: 'CPU seconds by job' },
-  gauge('process_rss', 'sum by (job) (process_resident_memory_bytes)', 'bytes', 'resident memory by job'),
-  gauge('eventloop_lag_p99', 'max by (job) (nodejs_eventloop_lag_p99_seconds)', 's', 'Node event-loop lag p99 by job'),
+  // processes: the platform, and the engine of this run (prom-client's default process metrics)
+  {
+    id: 'process_cpu',
+    kind: 'counter',
+    unit: 's',
+    query: `sum by (job) (process_cpu_seconds_total{job="$job"}) or sum by (job) (process_cpu_seconds_total{job="$engine_job",${RUN}})`,
+    help: 'CPU seconds of the platform and of the engine',
+  },
+  gauge(
+    'process_rss',
+    `sum by (job) (process_resident_memory_bytes{job="$job"}) or sum by (job) (process_resident_memory_bytes{job="$engine_job",${RUN}})`,
+    'bytes',
+    'resident memory of the platform and of the engine',
+  ),
+  gauge('eventloop_lag_p99', 'max by (job) (nodejs_eventloop_lag_p99_seconds{job="$job"})', 's', 'platform Node event-loop lag p99'),
 ];
 
 export interface StoredQuery {
@@ -113,8 +144,8 @@ export interface SeriesFile {
   queries: StoredQuery[];
 }
 
-export function expandQuery(def: Pick<SeriesDef, 'query'>, vars: { testid: string; job?: string }): string {
-  return def.query.replaceAll('$testid', vars.testid).replaceAll('$job', vars.job ?? PLATFORM_JOB);
+export function expandQuery(def: Pick<SeriesDef, 'query'>, vars: { runId: string; job?: string; engineJob?: string }): string {
+  return def.query.replaceAll('$run_id', vars.runId).replaceAll('$engine_job', vars.engineJob ?? ENGINE_JOB).replaceAll('$job', vars.job ?? PLATFORM_JOB);
 }
 
 /** Resolution for a window: 1 s for short runs, coarser so that no series exceeds ~1500 points. */
@@ -128,11 +159,14 @@ export interface FetchSeriesOptions {
   runId: string;
   start: Date | string;
   end: Date | string;
+  /** the platform's scrape job (default fleet-platform) */
   job?: string;
+  /** the engine's scrape job (default fleetload-engine) */
+  engineJob?: string;
   stepSeconds?: number;
   /** seconds fetched before the start so counters have an anchor (default 2 steps) */
   padSeconds?: number;
-  /** the k6 process's own CPU/RSS samples (generator-health.ts), stored beside the Prometheus series */
+  /** the engine process's CPU/RSS sampled from /proc (generator-health.ts), stored beside the Prometheus series */
   generatorPoints?: Array<[number, number, number]>;
   /** stored in the file instead of prometheusUrl (use the redacted URL) */
   sourceLabel?: string;
@@ -166,7 +200,7 @@ export async function fetchSeries(o: FetchSeriesOptions): Promise<SeriesFile> {
   const defs = o.defs ?? SERIES_DEFS;
   const queries = await Promise.all(
     defs.map(async (def): Promise<StoredQuery> => {
-      const query = expandQuery(def, { testid: o.runId, job: o.job });
+      const query = expandQuery(def, { runId: o.runId, job: o.job, engineJob: o.engineJob });
       const head = { id: def.id, kind: def.kind, unit: def.unit, ...(def.fromZero ? { fromZero: true } : {}), query };
       const body = new URLSearchParams({ query, start: String(qs), end: String(qe), step: String(step) });
       let res: Response;
@@ -201,11 +235,12 @@ export async function fetchSeries(o: FetchSeriesOptions): Promise<SeriesFile> {
   };
 }
 
-export const GENERATOR_JOB = 'k6 (generator)';
+/** The label the /proc samples of the load generator carry: the engine's scrape job, so one line per process. */
+export const GENERATOR_JOB = ENGINE_JOB;
 
 /**
- * The load generator's CPU and RSS as two stored "queries", so the process chart shows k6 next to the platform
- * even when no Prometheus scrapes k6 (an external Prometheus never does).
+ * The load engine's CPU and RSS sampled from /proc, as two stored "queries": the process chart shows the engine
+ * next to the platform even when Prometheus did not scrape the engine's process metrics (the scraped ones win).
  */
 export function generatorQueries(points: Array<[number, number, number]>, grid?: { start: number; end: number; step: number }): StoredQuery[] {
   const labels = { job: GENERATOR_JOB };
@@ -213,8 +248,8 @@ export function generatorQueries(points: Array<[number, number, number]>, grid?:
   const rss: Point[] = points.map(([t, , r]) => [t, r]);
   const status = points.length > 0 ? 'ok' : 'empty';
   return [
-    { id: 'generator_cpu', kind: 'counter', unit: 's', query: 'k6 process CPU seconds (user + system), sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(cpu, grid) : cpu }] },
-    { id: 'generator_rss', kind: 'gauge', unit: 'bytes', query: 'k6 process resident memory, sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(rss, grid) : rss }] },
+    { id: 'generator_cpu', kind: 'counter', unit: 's', query: 'engine process CPU seconds (user + system), sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(cpu, grid) : cpu }] },
+    { id: 'generator_rss', kind: 'gauge', unit: 'bytes', query: 'engine process resident memory, sampled from /proc by fleetload', status, series: [{ labels, points: grid ? onStepGrid(rss, grid) : rss }] },
   ];
 }
 
@@ -256,8 +291,25 @@ export function readSeries(runDir: string): SeriesFile | undefined {
   return f;
 }
 
+/**
+ * Ids that run folders written by the k6 generator (before the engine) stored for the same figure, so
+ * `fleetload report` and `compare` still read the device counters of an old run folder. Latency has no old
+ * equivalent (k6 stored cumulative gauges, not histograms).
+ */
+const OLD_IDS: Record<string, string> = {
+  engine_records_sent: 'k6_records_sent',
+  engine_records_acked: 'k6_records_acked',
+  engine_records_resent: 'k6_records_resent',
+  engine_packets_sent: 'k6_packets_sent',
+  engine_logins: 'k6_logins',
+  engine_device_errors: 'k6_device_errors',
+  engine_devices_connected: 'k6_connected_devices',
+};
+
 export function findQuery(file: SeriesFile | undefined, id: string): StoredQuery | undefined {
-  return file?.queries.find((q) => q.id === id);
+  const q = file?.queries.find((x) => x.id === id);
+  if (q || !OLD_IDS[id]) return q;
+  return file?.queries.find((x) => x.id === OLD_IDS[id]);
 }
 
 /**

@@ -7,7 +7,7 @@ import { counterIncrease, histogramQuantile, type Point } from '../../src/report
 import { isSteppedRun, parseCriteria } from '../../src/report/capacity/steps.js';
 import { fitUsl, uslThroughput } from '../../src/report/capacity/usl.js';
 import { renderCapacityMarkdown } from '../../src/report/capacity-markdown.js';
-import { DEVICES, TRUTH, syntheticManifest, syntheticSeries } from './synthetic.js';
+import { DEVICES, STEP_SEC, TRUTH, syntheticManifest, syntheticSeries } from './synthetic.js';
 
 describe('USL fit (ml-levenberg-marquardt)', () => {
   it('recovers known σ, κ, λ from exact points, and N* = sqrt((1−σ)/κ)', () => {
@@ -92,6 +92,37 @@ describe('capacity analysis of a synthetic stepped run with known answers', () =
       expect(s.metrics.ackP95).toBeLessThan(5); // the settling observations were all in +Inf
     }
     expect(a.steps[0].metrics.ackP95).toBeCloseTo(0.04875, 9);
+  });
+
+  it('takes per-step ACK latency from the engine histogram, the platform\'s ACK duration beside it', () => {
+    // engine buckets (LATENCY_BUCKETS_S): 700 devices all in (2, 3] → p95 = 2 + 0.95 × 1
+    expect(a.steps[6].metrics.ackP95).toBeCloseTo(2.95, 9);
+    expect(a.steps[6].metrics.ackSamples).toBeCloseTo(700 * TRUTH.lambda * (STEP_SEC * 0.7), 6);
+    // the platform sees a flat 5–10 ms in every step: were it judged, every step would pass
+    for (const s of a.steps) expect(s.metrics.platformAckP95).toBeCloseTo(0.00975, 9);
+  });
+
+  it('computes the device error ratio and connected devices from the engine series', () => {
+    for (const s of a.steps) {
+      expect(s.metrics.deviceErrorRatio).toBeCloseTo(1e-4, 12);
+      // the steady window is closed at its end, where the next step's gauge sample already sits
+      expect(Math.abs((s.metrics.connectedDevices as number) / s.metrics.devices - 1)).toBeLessThan(0.05);
+      expect(s.metrics.sentRate).toBeCloseTo(s.metrics.devices * TRUTH.lambda, 9);
+    }
+  });
+
+  it('a missing error series is no data, never a 0 error ratio', () => {
+    const cut = { ...series, queries: series.queries.filter((q) => q.id !== 'engine_device_errors') };
+    const b = analyzeCapacity({ manifest, series: cut });
+    expect(b.steps[0].metrics.deviceErrorRatio).toBeUndefined();
+    expect(b.steps[0].verdict.checks.find((c) => c.objective === 'device_error_ratio')?.status).toBe('no-data');
+  });
+
+  it('reads the device counters of an old run folder stored under the k6 ids', () => {
+    const rename: Record<string, string> = { engine_records_sent: 'k6_records_sent', engine_records_acked: 'k6_records_acked' };
+    const old = { ...series, queries: series.queries.map((q) => ({ ...q, id: rename[q.id] ?? q.id })) };
+    const b = analyzeCapacity({ manifest, series: old });
+    expect(b.steps[0].metrics.sentRate).toBeCloseTo(DEVICES[0] * TRUTH.lambda, 9);
   });
 
   it('judges each step and finds capacity = 600 devices (ACK p95 fails from 700)', () => {

@@ -1,5 +1,6 @@
 // A synthetic stepped run with known answers, shaped exactly like series.json (cumulative counters and
-// histogram buckets on a 1 s grid), for the capacity tests.
+// histogram buckets on a 1 s grid, the engine's series under their series.json ids), for the capacity tests.
+import { LATENCY_BUCKETS_S } from '../../src/engine/stats.js';
 import type { Point } from '../../src/report/capacity/prommath.js';
 import { uslThroughput } from '../../src/report/capacity/usl.js';
 import { SERIES_FORMAT, type SeriesFile, type StoredQuery } from '../../src/report/series.js';
@@ -8,15 +9,16 @@ export const TRUTH = { sigma: 0.03, kappa: 0.00004, lambda: 0.1 };
 export const DEVICES = [100, 200, 300, 400, 500, 600, 700, 800];
 export const STEP_SEC = 60;
 export const T0 = 1_700_000_000;
-const ACK_LE = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, Infinity];
+/** the engine's fixed buckets (fleetload_ack_latency_seconds) */
+const ACK_LE = [...LATENCY_BUCKETS_S, Infinity];
 const BATCH_LE = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, Infinity];
 
-/** ACK latency bucket (upper bound) every steady observation of a step falls in. */
+/** Engine ACK latency bucket (upper bound) every steady observation of a step falls in. */
 export function ackBucket(n: number): number {
   if (n <= 500) return 0.05; // p95 = 0.025 + 0.95 × 0.025 = 48.75 ms
   if (n === 600) return 0.25; // 242.5 ms
-  if (n === 700) return 2.5; // 2425 ms: misses "< 1000"
-  return 5; // 4875 ms
+  if (n === 700) return 3; // 2950 ms: misses "< 1000" and the warning "< 2000"
+  return 5; // 4900 ms
 }
 export function batchBucket(n: number): number {
   return n <= 600 ? 0.01 : n === 700 ? 0.1 : 0.25;
@@ -88,14 +90,19 @@ export function syntheticSeries(): SeriesFile {
     stepSeconds: 1,
     fetchedAt: new Date(end * 1000).toISOString(),
     queries: [
-      q('k6_records_sent', 'counter', [{ labels: {}, points: counter(sent) }]),
-      q('k6_records_acked', 'counter', [{ labels: {}, points: counter(stored) }]),
+      q('engine_records_sent', 'counter', [{ labels: {}, points: counter(sent) }]),
+      q('engine_records_acked', 'counter', [{ labels: {}, points: counter(stored) }]),
       q('platform_received', 'counter', [{ labels: {}, points: counter(stored) }]),
       q('platform_inserted', 'counter', [{ labels: {}, points: counter(stored) }]),
-      q('k6_packets_sent', 'counter', [{ labels: {}, points: counter(sent) }]),
-      q('ack_duration', 'histogram', histogram(ACK_LE, ackBucket, (n) => n * TRUTH.lambda)),
+      q('engine_packets_sent', 'counter', [{ labels: {}, points: counter(sent) }]),
+      // the engine exposes every reason at 0 from the first scrape; one error per 10,000 packets
+      q('engine_device_errors', 'counter', [{ labels: { reason: 'ack_timeout' }, points: counter((t) => sent(t) / 10_000) }, { labels: { reason: 'reset' }, points: counter(() => 0) }]),
+      q('engine_ack_latency', 'histogram', histogram(ACK_LE, ackBucket, (n) => n * TRUTH.lambda)),
+      // the platform's own ACK duration: fast and flat (the commit is quick; the engine sees the queueing)
+      q('ack_duration', 'histogram', histogram([0.005, 0.01, 0.025, Infinity], () => 0.01, (n) => n * TRUTH.lambda)),
       q('batch_duration', 'histogram', histogram(BATCH_LE, batchBucket, () => 10)),
       q('batch_size_sum', 'counter', [{ labels: {}, points: counter((t) => stored(t)) }]),
+      q('engine_devices_connected', 'gauge', [{ labels: {}, points: gauge((t) => stageAt(t)?.n ?? 0) }]),
       q('tcp_connections', 'gauge', [{ labels: {}, points: gauge((t) => stageAt(t)?.n ?? null) }]),
       q('eventloop_lag_p99', 'gauge', [{ labels: { job: 'fleet-platform' }, points: gauge((t) => ((stageAt(t)?.n ?? 0) >= 800 ? 0.2 : 0.01)) }]),
       q('process_cpu', 'counter', [{ labels: { job: 'fleet-platform' }, points: counter((t) => ((stageAt(t)?.n ?? 0) / 1000) * 0.8) }]),
@@ -117,6 +124,6 @@ export function syntheticManifest() {
     target: { tcp: '127.0.0.1:5000', embedded: true },
     prometheus: { url: 'http://127.0.0.1:9090' },
     versions: { fleetload: 'test' },
-    k6: { exitCode: 0 },
+    engine: { exitCode: 0, summaryFile: 'engine-summary.json' },
   };
 }

@@ -112,7 +112,7 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
     settle,
     steps,
     capacity,
-    ...(knee ? { knee: { ...knee, metric: 'ACK latency p95 (s, platform histogram)' } } : {}),
+    ...(knee ? { knee: { ...knee, metric: 'ACK latency p95 (s, engine histogram: ACK time − due time)' } } : {}),
     ...(knee && ((knee.method === 'kneedle' && kneeSlope) || (knee.method === 'slope' && kneeMain)) ? { kneeCrossCheck: knee.method === 'kneedle' ? kneeSlope : kneeMain } : {}),
     ...(fit ? { usl: { ...fit, throughputMetric: `${metricName} (records/s)`, curve: uslCurve(fit, maxN) } } : {}),
     saturation: firstSaturation(sorted),

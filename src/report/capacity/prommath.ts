@@ -35,8 +35,8 @@ export function valueAt(points: Point[], t: number): number | undefined {
  * Increase of a cumulative counter between t0 and t1 using the stored samples inside [t0, t1] plus the
  * last sample before t0 as the anchor. A drop is a reset (the new value counts from zero), like
  * Prometheus; unlike `increase()` there is no extrapolation to the window edges. A counter that first
- * appears inside the window counts from zero only when `fromZero` is set (k6 creates its series on the
- * first increment).
+ * appears inside the window counts from zero only when `fromZero` is set (a process that starts at 0 inside
+ * the window, e.g. the engine counted before Prometheus's first scrape of it).
  */
 export function counterIncrease(points: Point[], t0: number, t1: number, fromZero = false): number | undefined {
   let prev: number | undefined = valueAt(points, t0);

@@ -2,6 +2,7 @@
 // series.json yields a thinner report, not an error; only the manifest is required.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ENGINE_SUMMARY_FILE, ENGINE_SUMMARY_FORMAT, type EngineSummary } from '../../core/engine-summary.js';
 import type { RunManifest } from '../../core/manifest.js';
 import type { Report } from '../../verify/report-types.js';
 import { readSeries, type SeriesFile } from '../series.js';
@@ -9,7 +10,8 @@ import { readDbStats, type DbStats } from './db-stats.js';
 
 import { MANIFEST_FILE } from '../../core/manifest.js';
 
-export interface K6Summary {
+/** End-of-test summary of a run folder written by the k6 generator before the engine (read only, for compare). */
+export interface OldK6Summary {
   metrics?: Record<string, { type?: string; contains?: string; values?: Record<string, number> }>;
 }
 
@@ -19,7 +21,10 @@ export interface RunFolder {
   report?: Report;
   series?: SeriesFile;
   dbStats?: DbStats;
-  k6Summary?: K6Summary;
+  /** engine-summary.json (run.json engine.summaryFile) */
+  engineSummary?: EngineSummary;
+  /** an old run folder's k6 summary, only when it has no engine summary */
+  oldK6Summary?: OldK6Summary;
 }
 
 export class RunFolderError extends Error {}
@@ -41,7 +46,6 @@ export function loadRunFolder(dir: string): RunFolder {
     throw new RunFolderError(`${dir} is not a run folder: it has no ${MANIFEST_FILE} with runId and stages`);
   }
   const report = readJson<Report>(join(abs, 'report.json'));
-  const summaryName = manifest.k6?.summaryFile ?? 'k6-summary.json';
   let series: SeriesFile | undefined;
   try {
     series = readSeries(abs);
@@ -54,6 +58,19 @@ export function loadRunFolder(dir: string): RunFolder {
     report,
     series,
     dbStats: readDbStats(abs),
-    k6Summary: readJson<K6Summary>(join(abs, summaryName)),
+    ...summaries(abs, manifest),
   };
+}
+
+function summaries(dir: string, manifest: RunManifest): Pick<RunFolder, 'engineSummary' | 'oldK6Summary'> {
+  if (manifest.engine || !manifest.k6) {
+    const file = join(dir, manifest.engine?.summaryFile ?? ENGINE_SUMMARY_FILE);
+    const engineSummary = readJson<EngineSummary>(file);
+    if (engineSummary && engineSummary.format !== ENGINE_SUMMARY_FORMAT) {
+      throw new RunFolderError(`${file}: unknown format ${String(engineSummary.format)} (expected ${ENGINE_SUMMARY_FORMAT})`);
+    }
+    return engineSummary ? { engineSummary } : {};
+  }
+  const oldK6Summary = readJson<OldK6Summary>(join(dir, manifest.k6.summaryFile ?? 'k6-summary.json'));
+  return oldK6Summary ? { oldK6Summary } : {};
 }

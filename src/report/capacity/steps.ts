@@ -1,6 +1,6 @@
 // Stepped runs: one window per stage, with its ramp/settling part cut off, and the steady-state figures of
 // each step computed from the stored series (series.json) with the arithmetic of prommath.ts.
-import type { SeriesFile, StoredQuery } from '../series.js';
+import { findQuery, type SeriesFile, type StoredQuery } from '../series.js';
 import {
   counterIncrease,
   gaugeStats,
@@ -69,11 +69,15 @@ export interface StepMetrics {
   ackedRate?: number;
   receivedRate?: number;
   storedRate?: number;
-  /** server-side ACK duration percentiles (frame received → ACK written), s */
+  /** device-side ACK latency percentiles (engine histogram: ACK time − the packet's due time), s */
   ackP50?: number;
   ackP95?: number;
   ackP99?: number;
   ackSamples?: number;
+  /** server-side ACK duration p95 (platform histogram: frame received → ACK written), s */
+  platformAckP95?: number;
+  /** per-record delivery latency p95 (engine histogram: ACK time − the record's own timestamp), s */
+  recordLatencyP95?: number;
   batchP95?: number;
   batchMean?: number;
   batchSizeMean?: number;
@@ -81,7 +85,7 @@ export interface StepMetrics {
   httpP95?: number;
   httpErrorRatio?: number;
   httpRequests?: number;
-  /** k6 device errors per packet */
+  /** device errors (engine) per packet sent */
   deviceErrorRatio?: number;
   connectedDevices?: number;
   /** platform process: CPU cores used (mean), RSS max bytes, event-loop lag p99 max (s) */
@@ -92,7 +96,7 @@ export interface StepMetrics {
   poolWaitingMax?: number;
 }
 
-const q = (f: SeriesFile | undefined, id: string): StoredQuery | undefined => f?.queries.find((x) => x.id === id);
+const q = (f: SeriesFile | undefined, id: string): StoredQuery | undefined => findQuery(f, id);
 const seriesOf = (f: SeriesFile | undefined, id: string): StoredSeries[] => q(f, id)?.series ?? [];
 const jobSeries = (f: SeriesFile | undefined, id: string, job: string): StoredSeries[] => seriesOf(f, id).filter((s) => s.labels.job === job);
 
@@ -132,15 +136,17 @@ export function stepMetrics(series: SeriesFile | undefined, w: StepWindow, platf
   const set = <K extends keyof StepMetrics>(k: K, v: StepMetrics[K] | undefined) => {
     if (v !== undefined && (typeof v !== 'number' || Number.isFinite(v))) out[k] = v;
   };
-  set('sentRate', rate(series, 'k6_records_sent', t0, t1));
-  set('ackedRate', rate(series, 'k6_records_acked', t0, t1));
+  set('sentRate', rate(series, 'engine_records_sent', t0, t1));
+  set('ackedRate', rate(series, 'engine_records_acked', t0, t1));
   set('receivedRate', rate(series, 'platform_received', t0, t1));
   set('storedRate', rate(series, 'platform_inserted', t0, t1));
-  set('ackP50', pct(series, 'ack_duration', 0.5, t0, t1));
-  set('ackP95', pct(series, 'ack_duration', 0.95, t0, t1));
-  set('ackP99', pct(series, 'ack_duration', 0.99, t0, t1));
-  const ackBuckets = histogramIncrease(seriesOf(series, 'ack_duration'), t0, t1);
+  set('ackP50', pct(series, 'engine_ack_latency', 0.5, t0, t1));
+  set('ackP95', pct(series, 'engine_ack_latency', 0.95, t0, t1));
+  set('ackP99', pct(series, 'engine_ack_latency', 0.99, t0, t1));
+  const ackBuckets = histogramIncrease(seriesOf(series, 'engine_ack_latency'), t0, t1);
   if (ackBuckets.length) set('ackSamples', ackBuckets[ackBuckets.length - 1].count);
+  set('platformAckP95', pct(series, 'ack_duration', 0.95, t0, t1));
+  set('recordLatencyP95', pct(series, 'engine_record_latency', 0.95, t0, t1));
   set('batchP95', pct(series, 'batch_duration', 0.95, t0, t1));
   const batchBuckets = histogramIncrease(seriesOf(series, 'batch_duration'), t0, t1);
   const batches = batchBuckets.length ? batchBuckets[batchBuckets.length - 1].count : 0;
@@ -154,9 +160,11 @@ export function stepMetrics(series: SeriesFile | undefined, w: StepWindow, platf
     set('httpP95', pct(series, 'http_duration', 0.95, t0, t1));
     set('httpErrorRatio', (sumIncrease(seriesOf(series, 'http_requests_5xx'), t0, t1) ?? 0) / httpTotal);
   } else if (httpBuckets.length && httpBuckets[httpBuckets.length - 1].count > 0) set('httpP95', pct(series, 'http_duration', 0.95, t0, t1));
-  const packets = sumIncrease(seriesOf(series, 'k6_packets_sent'), t0, t1, true);
-  if (packets !== undefined && packets > 0) set('deviceErrorRatio', (sumIncrease(seriesOf(series, 'k6_device_errors'), t0, t1, true) ?? 0) / packets);
-  const connected = seriesOf(series, 'k6_connected_devices')[0] ?? seriesOf(series, 'tcp_connections')[0];
+  const packets = sumIncrease(seriesOf(series, 'engine_packets_sent'), t0, t1, true);
+  const errors = sumIncrease(seriesOf(series, 'engine_device_errors'), t0, t1, true);
+  // every error series exists at 0 from the first scrape, so no series means no data, never 0 errors
+  if (packets !== undefined && packets > 0 && errors !== undefined) set('deviceErrorRatio', errors / packets);
+  const connected = seriesOf(series, 'engine_devices_connected')[0] ?? seriesOf(series, 'tcp_connections')[0];
   if (connected) set('connectedDevices', gaugeStats(connected.points, t0, t1)?.mean);
   const cpu = jobSeries(series, 'process_cpu', platformJob)[0];
   if (cpu) {
@@ -237,7 +245,7 @@ export const STEP_CHECKS: StepCheckDef[] = [
     defaultUnit: 'ms',
     defaultPass: '< 1000',
     defaultWarning: '< 2000',
-    note: 'per step from the platform ACK histogram (server side); the whole-run objective uses the k6 client figure',
+    note: 'per step from the engine\'s ACK latency histogram (bucket-interpolated); the whole-run objective uses the exact figure of the engine summary',
   },
   { objective: 'device_error_ratio', label: 'device error ratio', metric: (m) => m.deviceErrorRatio, unit: 'ratio', defaultUnit: 'ratio', defaultPass: '< 0.001', defaultWarning: '< 0.01' },
   { objective: 'batch_insert_p95', label: 'batch insert p95', metric: (m) => m.batchP95, unit: 's', defaultUnit: 's', defaultPass: '<= 0.25', defaultWarning: '<= 0.5' },

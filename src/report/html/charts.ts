@@ -9,7 +9,7 @@ import {
   type Point,
   type StoredSeries,
 } from '../capacity/prommath.js';
-import type { SeriesFile, StoredQuery } from '../series.js';
+import { ENGINE_JOB, findQuery, type SeriesFile, type StoredQuery } from '../series.js';
 
 export interface ChartLine {
   label: string;
@@ -59,7 +59,7 @@ const C = {
 };
 const PALETTE = Object.values(C);
 
-const query = (f: SeriesFile | undefined, id: string): StoredQuery | undefined => f?.queries.find((q) => q.id === id);
+const query = (f: SeriesFile | undefined, id: string): StoredQuery | undefined => findQuery(f, id);
 const seriesOf = (f: SeriesFile | undefined, id: string): StoredSeries[] => query(f, id)?.series ?? [];
 
 /** The common time grid of a series file: start..end by step (query_range evaluates exactly there). */
@@ -119,6 +119,11 @@ function chart(spec: Omit<ChartSpec, 'empty'>, queries: string[], f: SeriesFile)
   };
 }
 
+/** A latency quantile of a stored histogram over the trailing window, on the grid, in ms. */
+function quantileMs(f: SeriesFile, id: string, q: number, w: number, g: number[]): Array<number | null> {
+  return quantileOverTime(seriesOf(f, id), q, w, g).map(([, v]) => (v === null ? null : v * 1000));
+}
+
 /** Trailing window for rates and windowed percentiles: 5 steps, at least 5 s. */
 export function rateWindow(f: SeriesFile): number {
   return Math.max(5, 5 * f.stepSeconds);
@@ -142,18 +147,18 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
         title: 'Connected devices',
         axes: { y: 'devices' },
         lines: [
-          { label: 'connected (k6)', values: sumOnGrid(seriesOf(f, 'k6_connected_devices'), g), color: C.blue },
+          { label: 'connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_devices_connected'), g), color: C.blue },
           { label: 'TCP connections (platform)', values: sumOnGrid(seriesOf(f, 'tcp_connections'), g), color: C.orange },
           { label: 'planned by stage', values: planned, color: C.grey, dash: true },
         ],
       },
-      ['k6_connected_devices', 'tcp_connections'],
+      ['engine_devices_connected', 'tcp_connections'],
       f,
     ),
   );
   // the planned line alone is not data
   const dev = out[0];
-  if (!dev.empty && !hasData(dev.lines.slice(0, 2))) dev.empty = `No data in this run: ${query(f, 'k6_connected_devices')?.query} and ${query(f, 'tcp_connections')?.query} returned nothing.`;
+  if (!dev.empty && !hasData(dev.lines.slice(0, 2))) dev.empty = `No data in this run: ${query(f, 'engine_devices_connected')?.query} and ${query(f, 'tcp_connections')?.query} returned nothing.`;
 
   out.push(
     chart(
@@ -163,14 +168,14 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
         title: `Records per second: sent vs ACKed vs stored (${w} s trailing rate)`,
         axes: { y: 'records/s' },
         lines: [
-          { label: 'sent (k6)', values: rateOnGrid(f, 'k6_records_sent', g, w), color: C.blue },
-          { label: 'ACKed (k6)', values: rateOnGrid(f, 'k6_records_acked', g, w), color: C.green },
+          { label: 'sent (engine)', values: rateOnGrid(f, 'engine_records_sent', g, w), color: C.blue },
+          { label: 'ACKed (engine)', values: rateOnGrid(f, 'engine_records_acked', g, w), color: C.green },
           { label: 'received (platform)', values: rateOnGrid(f, 'platform_received', g, w), color: C.orange, dash: true },
           { label: 'stored (platform)', values: rateOnGrid(f, 'platform_inserted', g, w), color: C.purple },
-          { label: 'resent (k6)', values: rateOnGrid(f, 'k6_records_resent', g, w), color: C.red },
+          { label: 'resent (engine)', values: rateOnGrid(f, 'engine_records_resent', g, w), color: C.red },
         ],
       },
-      ['k6_records_sent', 'k6_records_acked', 'platform_received', 'platform_inserted'],
+      ['engine_records_sent', 'engine_records_acked', 'platform_received', 'platform_inserted'],
       f,
     ),
   );
@@ -180,65 +185,72 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
       {
         ...base,
         id: 'ack-latency',
-        title: 'ACK latency',
+        title: `ACK latency (${w} s trailing window)`,
         axes: { y: 'ms' },
-        note: 'k6 lines are cumulative since the test start (k6 trend stats); the platform line is the ACK histogram over a trailing window.',
+        note: 'Engine lines: per packet, ACK time minus the time the packet was due (open model), and per record, ACK time minus the record\'s own timestamp (a record buffered through an outage shows the outage). Platform line: frame received to ACK written. All from histograms, interpolated inside their buckets.',
         lines: [
-          { label: 'p50 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p50'), g, 1000), color: C.green },
-          { label: 'p95 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p95'), g, 1000), color: C.orange },
-          { label: 'p99 (k6)', values: sumOnGrid(seriesOf(f, 'k6_ack_latency_p99'), g, 1000), color: C.red },
-          { label: `p95 platform (${w} s)`, values: quantileOverTime(seriesOf(f, 'ack_duration'), 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.purple, dash: true },
+          { label: 'ACK p50 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.5, w, g), color: C.green },
+          { label: 'ACK p95 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.95, w, g), color: C.orange },
+          { label: 'ACK p99 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.99, w, g), color: C.red },
+          { label: 'record delivery p95 (engine)', values: quantileMs(f, 'engine_record_latency', 0.95, w, g), color: C.brown, dash: true },
+          { label: 'ACK p95 (platform)', values: quantileMs(f, 'ack_duration', 0.95, w, g), color: C.purple, dash: true },
         ],
       },
-      ['k6_ack_latency_p95', 'ack_duration'],
+      ['engine_ack_latency', 'engine_record_latency', 'ack_duration'],
       f,
     ),
   );
 
-  const reqRate = rateOnGrid(f, 'http_requests', g, w);
-  const errRate = rateOnGrid(f, 'http_requests_5xx', g, w);
+  const reqRate = rateOnGrid(f, 'engine_api_requests', g, w);
+  const errRate = rateOnGrid(f, 'engine_api_errors', g, w);
+  const apiLines: ChartLine[] = [
+    { label: 'p95 (client)', values: quantileMs(f, 'engine_api_latency', 0.95, w, g), color: C.blue },
+    { label: 'p95 (platform)', values: quantileMs(f, 'http_duration', 0.95, w, g), color: C.cyan, dash: true },
+    { label: 'requests/s (client)', values: reqRate, color: C.grey, scale: 'rps' },
+    // a ratio only where requests were made: no requests is no data, not a 0 % error ratio
+    { label: 'error ratio (client)', values: reqRate.map((r, i) => (r && r > 0 && errRate[i] !== null ? (errRate[i] as number) / r : null)), color: C.red, scale: 'ratio' },
+  ];
   out.push(
     chart(
       {
         ...base,
         id: 'api',
-        title: 'REST API latency and error ratio',
-        axes: { y: 'ms', ratio: 'error ratio' },
-        lines: [
-          { label: `p95 (${w} s)`, values: quantileOverTime(seriesOf(f, 'http_duration'), 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.blue },
-          { label: 'p95 by endpoint (k6, cumulative)', values: sumOnGrid(seriesOf(f, 'k6_http_req_duration_p95').slice(0, 1), g, 1000), color: C.cyan, dash: true },
-          {
-            label: '5xx ratio',
-            values: reqRate.map((r, i) => (r && r > 0 ? (errRate[i] ?? 0) / r : null)),
-            color: C.red,
-            scale: 'ratio',
-          },
-        ],
+        title: `REST API: latency, request rate and error ratio (${w} s trailing window)`,
+        axes: { y: 'ms', rps: 'requests/s', ratio: 'error ratio' },
+        note: 'Client lines come from the engine (fleetload_api_*: every non-2xx and network failure counts as an error, 429 apart); the platform line is its own request histogram.',
+        lines: apiLines,
       },
-      ['http_duration', 'http_requests', 'k6_http_req_duration_p95'],
+      ['engine_api_latency', 'engine_api_requests', 'http_duration'],
       f,
     ),
   );
+  // the engine's request counter is 0 from the first scrape: a run without API clients has a flat 0 line, not data
+  const api = out[out.length - 1];
+  if (!api.empty && !hasData([apiLines[0], apiLines[1], apiLines[3]]) && apiLines[2].values.every((v) => v === null || v === 0)) {
+    api.empty = `No data in this run: ${query(f, 'engine_api_latency')?.query} and ${query(f, 'http_duration')?.query} recorded no request (the profile may run no API clients).`;
+  }
 
   out.push(
     chart(
       {
         ...base,
         id: 'websocket',
-        title: 'WebSocket freshness',
+        title: `WebSocket freshness: receive time − record timestamp (${w} s trailing window)`,
         axes: { y: 'ms', conn: 'connections' },
         lines: [
-          { label: 'freshness p95 (k6, cumulative)', values: sumOnGrid(seriesOf(f, 'k6_ws_freshness_p95'), g, 1000), color: C.blue },
-          { label: 'open WebSockets', values: sumOnGrid(seriesOf(f, 'ws_connections'), g), color: C.grey, scale: 'conn' },
+          { label: 'freshness p50 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.5, w, g), color: C.green },
+          { label: 'freshness p95 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.95, w, g), color: C.blue },
+          { label: 'open WebSockets (platform)', values: sumOnGrid(seriesOf(f, 'ws_connections'), g), color: C.grey, scale: 'conn' },
+          { label: 'clients connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_ws_clients'), g), color: C.olive, scale: 'conn', dash: true },
         ],
       },
-      ['k6_ws_freshness_p95', 'ws_connections'],
+      ['engine_ws_freshness', 'ws_connections', 'engine_ws_clients'],
       f,
     ),
   );
   const ws = out[out.length - 1];
-  if (!ws.empty && !hasData(ws.lines.slice(0, 1)) && (ws.lines[1].values.every((v) => v === null || v === 0))) {
-    ws.empty = `No data in this run: ${query(f, 'k6_ws_freshness_p95')?.query} returned nothing and no WebSocket was open.`;
+  if (!ws.empty && !hasData(ws.lines.slice(0, 2)) && ws.lines.slice(2).every((l) => l.values.every((v) => v === null || v === 0))) {
+    ws.empty = `No data in this run: ${query(f, 'engine_ws_freshness')?.query} recorded nothing and no WebSocket was open.`;
   }
 
   // mean batch size over the trailing window = Δsum / Δcount
@@ -286,18 +298,20 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
     ),
   );
 
-  // scraped processes (the platform; k6 too if someone scrapes it) plus the generator's own /proc samples
-  const cpuSeries = [...seriesOf(f, 'process_cpu'), ...seriesOf(f, 'generator_cpu')];
-  const rss = [...seriesOf(f, 'process_rss'), ...seriesOf(f, 'generator_rss')];
+  // scraped processes (the platform, the engine) plus the engine's /proc samples where Prometheus has none of it
+  const scrapedJobs = new Set([...seriesOf(f, 'process_cpu'), ...seriesOf(f, 'process_rss')].map((s) => s.labels.job));
+  const sampled = (id: string) => seriesOf(f, id).filter((s) => !scrapedJobs.has(s.labels.job));
+  const cpuSeries = [...seriesOf(f, 'process_cpu'), ...sampled('generator_cpu')];
+  const rss = [...seriesOf(f, 'process_rss'), ...sampled('generator_rss')];
   const jobs = [...new Set([...cpuSeries, ...rss].map((s) => s.labels.job ?? 'process'))].sort();
   out.push(
     chart(
       {
         ...base,
         id: 'process',
-        title: 'Generator and platform processes: CPU and RSS',
+        title: 'Engine (load generator) and platform processes: CPU and RSS',
         axes: { y: 'CPU cores', mem: 'RSS MB' },
-        note: jobs.some((j) => /k6|generator/i.test(j)) ? undefined : 'This run has no CPU/RSS samples of the load generator: only the platform is shown; the generator health figures of the manifest are listed under run metadata.',
+        note: jobs.includes(ENGINE_JOB) ? undefined : 'This run has no CPU/RSS samples of the load engine: only the platform is shown; the generator health figures of the manifest are listed under run metadata.',
         lines: jobs.flatMap((job, i) => {
           const c = cpuSeries.filter((s) => (s.labels.job ?? 'process') === job);
           const r = rss.filter((s) => (s.labels.job ?? 'process') === job);
@@ -317,14 +331,16 @@ export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: st
       {
         ...base,
         id: 'eventloop',
-        title: 'Platform event-loop lag and writer queue',
+        title: 'Event-loop delay (platform and engine) and the platform writer queue',
         axes: { y: 'ms', q: 'records queued' },
+        note: 'A late engine event loop sends late: the engine line is generator health (the run is invalid when it is the bottleneck).',
         lines: [
-          ...seriesOf(f, 'eventloop_lag_p99').map((s, i) => ({ label: `event-loop lag p99 (${s.labels.job ?? 'process'})`, values: onGrid(s.points, g, 1000), color: PALETTE[i % PALETTE.length] })),
+          ...seriesOf(f, 'eventloop_lag_p99').map((s, i) => ({ label: `event-loop lag p99 (${s.labels.job ?? 'platform'})`, values: onGrid(s.points, g, 1000), color: PALETTE[i % PALETTE.length] })),
+          { label: 'event-loop delay p99, busiest thread (engine)', values: sumOnGrid(seriesOf(f, 'engine_event_loop_delay_p99'), g, 1000), color: C.pink },
           { label: 'writer queue', values: sumOnGrid(seriesOf(f, 'writer_queue'), g), color: C.brown, scale: 'q', dash: true },
         ],
       },
-      ['eventloop_lag_p99', 'writer_queue'],
+      ['eventloop_lag_p99', 'engine_event_loop_delay_p99', 'writer_queue'],
       f,
     ),
   );
@@ -346,7 +362,7 @@ export interface HistogramBar {
   count: number;
 }
 
-export function latencyHistogram(f: SeriesFile | undefined, id = 'ack_duration', t0?: number, t1?: number): HistogramBar[] {
+export function latencyHistogram(f: SeriesFile | undefined, id = 'engine_ack_latency', t0?: number, t1?: number): HistogramBar[] {
   if (!f) return [];
   const s = t0 ?? Date.parse(f.start) / 1000 - 1;
   const e = t1 ?? Date.parse(f.end) / 1000;
@@ -369,9 +385,10 @@ export function capacityCharts(a: CapacityAnalysis): ChartSpec[] {
   if (a.capacity.devices !== null) markers.push({ x: a.capacity.devices, label: `capacity ${a.capacity.devices}`, color: C.green });
   if (a.headroom) markers.push({ x: a.headroom.plannedDevices, label: `planned ${a.headroom.plannedDevices}`, color: C.grey });
   const latLines: ChartLine[] = [
-    { label: 'ACK p50 (platform)', values: steps.map((s) => (s.ackP50 === undefined ? null : s.ackP50 * 1000)), color: C.green, points: true },
-    { label: 'ACK p95 (platform)', values: steps.map((s) => (s.ackP95 === undefined ? null : s.ackP95 * 1000)), color: C.orange, points: true },
-    { label: 'ACK p99 (platform)', values: steps.map((s) => (s.ackP99 === undefined ? null : s.ackP99 * 1000)), color: C.red, points: true },
+    { label: 'ACK p50 (engine)', values: steps.map((s) => (s.ackP50 === undefined ? null : s.ackP50 * 1000)), color: C.green, points: true },
+    { label: 'ACK p95 (engine)', values: steps.map((s) => (s.ackP95 === undefined ? null : s.ackP95 * 1000)), color: C.orange, points: true },
+    { label: 'ACK p99 (engine)', values: steps.map((s) => (s.ackP99 === undefined ? null : s.ackP99 * 1000)), color: C.red, points: true },
+    { label: 'ACK p95 (platform)', values: steps.map((s) => (s.platformAckP95 === undefined ? null : s.platformAckP95 * 1000)), color: C.purple, points: true },
   ];
   out.push({
     id: 'cap-latency',
@@ -382,7 +399,7 @@ export function capacityCharts(a: CapacityAnalysis): ChartSpec[] {
     x: xs,
     lines: latLines,
     markers,
-    ...(hasData(latLines) ? {} : { empty: 'No per-step latency: the ACK histogram has no data in the steady windows.' }),
+    ...(hasData(latLines) ? {} : { empty: 'No per-step latency: the engine and platform ACK histograms have no data in the steady windows.' }),
   });
   // throughput: measurements at the step counts, the USL model on its own denser grid merged in
   const curve = a.usl?.curve ?? [];

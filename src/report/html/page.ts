@@ -145,7 +145,9 @@ function metadata(rf: RunFolder): string {
     ['target', `tcp ${m.target?.tcp ?? '?'}${m.target?.http ? `, http ${m.target.http}` : ''}${m.target?.ws ? `, ws ${m.target.ws}` : ''}${m.target?.embedded ? ' (embedded stack)' : ''}`],
     ['prometheus', m.prometheus?.url ?? '–'],
     ...(m.postgres ? ([['postgres', m.postgres.url]] as Array<[string, string]>) : []),
-    ['k6 exit code', String(m.k6?.exitCode ?? '–')],
+    ...(m.engine
+      ? ([['engine exit code', String(m.engine.exitCode)], ['engine summary', m.engine.summaryFile]] as Array<[string, string]>)
+      : ([['load generator exit code', String(m.k6?.exitCode ?? '–')]] as Array<[string, string]>)),
     ...Object.entries(m.versions ?? {}).map(([k, v]): [string, string] => [`version: ${k}`, v]),
     ...Object.entries(m.generator ?? {}).map(([k, v]): [string, string] => [`generator: ${k}`, String(v)]),
     ['time series', rf.series ? `${rf.series.queries.length} queries, step ${rf.series.stepSeconds} s, fetched ${rf.series.fetchedAt} from ${rf.series.source}` : 'none stored (series.json missing)'],
@@ -202,8 +204,8 @@ ${input.capacity && input.capacity.stepped ? capacitySection(input.capacity) : '
 <p class="note">Dashed vertical lines mark stage boundaries; the shaded part of each stage is the settling time left out of per-step figures.</p>
 ${rf.series ? charts.map(chartBox).join('\n') : '<p class="empty">No time series stored for this run (series.json is missing): charts cannot be drawn.</p>'}
 </section>
-<section id="histogram"><h2>ACK latency histogram (platform, whole run)</h2>
-${bars.length ? histogramSvg(bars) : '<p class="empty">No data in this run: the platform ACK histogram (tcp_ack_duration_seconds) recorded nothing.</p>'}
+<section id="histogram"><h2>ACK latency histogram (engine: ACK time − the packet's due time, whole run)</h2>
+${bars.length ? histogramSvg(bars) : '<p class="empty">No data in this run: the engine\'s ACK latency histogram (fleetload_ack_latency_seconds) recorded nothing.</p>'}
 </section>
 ${input.capacity && !input.capacity.stepped && input.capacity.growth ? capacityGrowthOnly(input.capacity) : ''}
 <section id="metadata"><h2>Run metadata</h2>${metadata(rf)}</section>

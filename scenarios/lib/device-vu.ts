@@ -120,9 +120,9 @@ const events: DeviceEvents = {
     if (resend) m.recordsResent.add(count);
     else m.recordsSent.add(count);
   },
-  acked(count, latencyMs) {
-    m.recordsAcked.add(count);
-    if (sampled()) m.ackLatency.add(latencyMs);
+  acked(pkt, ackAt) {
+    m.recordsAcked.add(pkt.count);
+    if (sampled()) m.ackLatency.add(ackAt - pkt.dueAt);
   },
   sendLag(ms) {
     if (sampled()) m.sendLag.add(ms);

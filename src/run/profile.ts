@@ -7,7 +7,7 @@ import type { ApiClientConfig, ApiEndpoint } from '../sim/fleet-config.js';
 import type { RouteOptions } from '../sim/route.js';
 import { parseDurationMs } from './duration.js';
 import { parseFaultSpecs, type FaultSpec, type RawFault } from './faults.js';
-import { DEFAULT_GENERATOR_THRESHOLDS, type GeneratorThresholds } from './generator-health.js';
+import { DEFAULT_GENERATOR_THRESHOLDS, type GeneratorThresholds } from '../engine/health.js';
 import { parseYamlSource, pointerToPath, YamlSyntaxError, type YamlSource } from './yaml-source.js';
 
 /** A profile after validation, with durations in milliseconds and defaults filled in. */

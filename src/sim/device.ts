@@ -26,6 +26,8 @@ export interface Outgoing {
   resend: boolean;
   /** when the packet became due: its newest record's acquisition time */
   dueAt: number;
+  /** the acquisition times of the packet's records, in packet order (the ACK ledger records them) */
+  timestamps: number[];
 }
 
 export interface Outage {
@@ -137,7 +139,7 @@ export class DeviceCore {
   private readonly vin: Uint8Array | undefined;
   /** unacknowledged records, oldest first */
   private readonly buffer: AvlRecord[] = [];
-  private inFlight: { bytes: Uint8Array; start: number; count: number; dueAt: number; sent: boolean } | undefined;
+  private inFlight: { bytes: Uint8Array; start: number; count: number; dueAt: number; sent: boolean; timestamps: number[] } | undefined;
   private prevIgnition: boolean | undefined;
   private backoff: number;
   private readonly rng: Rng;
@@ -197,7 +199,7 @@ export class DeviceCore {
     if (this.inFlight) {
       const resend = this.inFlight.sent;
       this.inFlight.sent = true;
-      return { bytes: this.inFlight.bytes, count: this.inFlight.count, resend, dueAt: this.inFlight.dueAt };
+      return { bytes: this.inFlight.bytes, count: this.inFlight.count, resend, dueAt: this.inFlight.dueAt, timestamps: this.inFlight.timestamps };
     }
     const len = this.buffer.length;
     if (len === 0) return undefined;
@@ -215,10 +217,19 @@ export class DeviceCore {
     const records = this.buffer.slice(start, start + count);
     if (newestFirst) records.reverse();
     let dueAt = 0;
-    for (const r of records) if (r.timestamp > dueAt) dueAt = r.timestamp;
+    const timestamps = records.map((r) => r.timestamp);
+    for (const t of timestamps) if (t > dueAt) dueAt = t;
     const bytes = encodeAvlPacket(this.codec, records, { maxFrameBytes: Math.max(this.s.maxFrameBytes, size) });
-    this.inFlight = { bytes, start, count, dueAt, sent: true };
-    return { bytes, count, resend: false, dueAt };
+    this.inFlight = { bytes, start, count, dueAt, sent: true, timestamps };
+    return { bytes, count, resend: false, dueAt, timestamps };
+  }
+
+  /**
+   * Record timestamps of a packet that was written but never ACKed (the run ended while it was in flight): the target
+   * may or may not have stored them, so the verifier counts them neither as missing nor as extra.
+   */
+  sentUnacked(): number[] | undefined {
+    return this.inFlight?.sent ? this.inFlight.timestamps : undefined;
   }
 
   /** The server acknowledged `n` records: true = the in-flight packet is done; false = mismatch, it will be resent. */

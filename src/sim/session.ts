@@ -8,6 +8,13 @@
 import { decodeAck, encodeLogin, KEEPALIVE, LOGIN_ACCEPT } from '../protocol/teltonika/index.js';
 import type { DeviceCore } from './device.js';
 
+export interface AckedPacket {
+  count: number;
+  dueAt: number;
+  timestamps: number[];
+  resend: boolean;
+}
+
 export type ReadResult = Uint8Array | 'timeout' | 'closed';
 
 /** One TCP connection. */
@@ -34,7 +41,12 @@ export interface DeviceEvents {
   connected(): void;
   disconnected(): void;
   packet(count: number, resend: boolean): void;
-  acked(count: number, latencyMs: number): void;
+  /**
+   * The packet was ACKed with the right count at `ackAt`. Per-packet latency is ackAt − pkt.dueAt (open model:
+   * from when the packet was due, across reconnects, so an outage shows as latency); per-record latency is
+   * ackAt − each of pkt.timestamps.
+   */
+  acked(pkt: AckedPacket, ackAt: number): void;
   /** a packet sent on its tick: how late the send was against the schedule (generator health) */
   sendLag(ms: number): void;
   keepAlive(): void;
@@ -153,8 +165,7 @@ async function session(core: DeviceCore, io: DeviceIO, ev: DeviceEvents, t: Sess
       if (ack === 'timeout') return fail('ack_timeout', sentAt);
       if (ack === 'closed') return broken();
       if (!core.ack(decodeAck(ack))) return fail('ack_mismatch');
-      // latency from when the packet was due (or from login, for a backlog sent after reconnecting)
-      ev.acked(pkt.count, io.now() - Math.max(pkt.dueAt, readyAt));
+      ev.acked(pkt, io.now());
     }
   } finally {
     link.close();

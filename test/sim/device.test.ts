@@ -38,7 +38,7 @@ function counting(): DeviceEvents & { counts: Record<string, number>; errors: st
     connected: () => inc('connected'),
     disconnected: () => inc('disconnected'),
     packet: (n, resend) => inc(resend ? 'resent' : 'sent', n),
-    acked: (n) => inc('acked', n),
+    acked: (p) => inc('acked', p.count),
     sendLag: () => inc('lagSamples'),
     keepAlive: () => inc('keepAlives'),
     outage: (k) => inc(`outage_${k}`),

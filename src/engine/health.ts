@@ -1,38 +1,37 @@
-// Generator health: was the load generator (k6), not the platform, the bottleneck? While k6 runs we sample its
-// resident memory and CPU from /proc/<pid>/status and /proc/<pid>/stat; afterwards the k6 summary adds dropped
-// iterations (the arrival-rate API scenario could not start requests on time), late sends (p95 of fleet_send_lag:
-// a device woke for its tick late because the VU's event loop was busy) and generator errors (script bugs).
-// Any threshold exceeded makes the run INVALID (exit 4): the platform's figures cannot be trusted then.
+// Generator health: was the load engine, not the target, the bottleneck? While the engine runs it samples its own
+// resident memory and CPU from /proc/self; afterwards its measurements add late sends (p95 of send lag: a device woke
+// for its tick late), event-loop delay per engine thread (a thread too busy to keep time inflates every latency it
+// measures), dropped API requests (the pool had no free connection for a scheduled arrival) and engine bugs.
+// Any threshold exceeded makes the run INVALID (exit 4): the target's figures cannot be trusted then.
 //
 // Default thresholds (override per profile under `generator:`):
-//   maxSendLagP95     250 ms   devices sent a quarter second behind schedule: ACK latency and rates are skewed
-//   maxVuLoopLagP95   100 ms   a device VU's 250 ms heartbeat fired this late: its event loop was saturated, so
-//                              every time it measured includes its own queueing (catches VUs that never catch up)
-//   maxCpuPercent     90 %     k6's average CPU over the run, as a share of ALL cores of the machine
-//   maxRssMb          none     peak resident memory of k6
-//   maxDroppedIterations 0     k6 had no free VU for a scheduled API request (raise api.maxVUs)
-//   maxGeneratorErrors   0     fleet_generator_errors: an exception in the scenario script
+//   maxSendLagP95          250 ms  devices sent a quarter second behind schedule: latency and rates are skewed
+//   maxEventLoopDelayP99   100 ms  an engine thread's event loop ran this late at p99 over some interval
+//   maxCpuPercent          90 %    the engine's average CPU over the run, as a share of ALL cores of the machine
+//   maxRssMb               none    peak resident memory of the engine process
+//   maxDroppedRequests     0       API arrivals dropped because every pooled connection was busy (raise api.connections)
+//   maxGeneratorErrors     0       a device task that threw: a bug in the engine
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 export interface GeneratorThresholds {
   maxSendLagP95Ms: number;
-  maxVuLoopLagP95Ms: number;
+  maxEventLoopDelayP99Ms: number;
   maxCpuPercent: number;
   maxRssMb?: number;
-  maxDroppedIterations: number;
+  maxDroppedRequests: number;
   maxGeneratorErrors: number;
 }
 
 export const DEFAULT_GENERATOR_THRESHOLDS: GeneratorThresholds = {
   maxSendLagP95Ms: 250,
-  maxVuLoopLagP95Ms: 100,
+  maxEventLoopDelayP99Ms: 100,
   maxCpuPercent: 90,
-  maxDroppedIterations: 0,
+  maxDroppedRequests: 0,
   maxGeneratorErrors: 0,
 };
 
-/** What the sampler saw of the k6 process. */
+/** What the sampler saw of the engine process. */
 export interface GeneratorSamples {
   samples: number;
   wallSeconds: number;
@@ -122,27 +121,29 @@ export function startGeneratorSampler(pid: number, intervalMs = 1000, maxPoints 
   };
 }
 
-function summaryValue(summary: unknown, metric: string, stat: string): number | undefined {
-  const m = (summary as { metrics?: Record<string, Record<string, unknown>> } | undefined)?.metrics?.[metric];
-  if (!m) return undefined;
-  const values = (m.values ?? m) as Record<string, unknown>;
-  const v = values[stat];
-  return typeof v === 'number' ? v : undefined;
-}
-
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** The engine's own measurements that say whether it kept up. */
+export interface EngineHealthInputs {
+  sendLagP95Ms?: number;
+  sendLagMaxMs?: number;
+  eventLoopDelayP99MaxMs: number;
+  droppedRequests: number;
+  generatorErrors: number;
+  workers: number;
+}
+
 /**
- * Generator figures (for the manifest's `generator` field) and the reasons, if any, why the generator rather than the
- * platform limited the run. `summary` is the k6 end-of-test summary JSON (handleSummary output or --summary-export).
+ * Generator figures (for the manifest's `generator` field) and the reasons, if any, why the engine rather than the
+ * target limited the run.
  */
 export function assessGenerator(
-  summary: unknown,
+  inputs: EngineHealthInputs,
   samples: GeneratorSamples | undefined,
   thresholds: Partial<GeneratorThresholds> = {},
 ): { figures: Record<string, number>; invalidReasons: string[] } {
   const t = { ...DEFAULT_GENERATOR_THRESHOLDS, ...thresholds };
-  const figures: Record<string, number> = {};
+  const figures: Record<string, number> = { workers: inputs.workers };
   const reasons: string[] = [];
   if (samples && samples.samples > 0) {
     const peakMb = samples.peakRssKb / 1024;
@@ -155,31 +156,24 @@ export function assessGenerator(
     figures.cores = samples.cores;
     figures.samples = samples.samples;
     if (avgCpuOfMachine > t.maxCpuPercent) {
-      reasons.push(`k6 used ${round(avgCpuOfMachine)}% of all ${samples.cores} cores on average (limit ${t.maxCpuPercent}%): the generator was CPU-bound`);
+      reasons.push(`the engine used ${round(avgCpuOfMachine)}% of all ${samples.cores} cores on average (limit ${t.maxCpuPercent}%): the generator was CPU-bound`);
     }
-    if (t.maxRssMb !== undefined && peakMb > t.maxRssMb) reasons.push(`k6 peak memory ${round(peakMb)} MB exceeds ${t.maxRssMb} MB`);
+    if (t.maxRssMb !== undefined && peakMb > t.maxRssMb) reasons.push(`engine peak memory ${round(peakMb)} MB exceeds ${t.maxRssMb} MB`);
   }
-  const lag = summaryValue(summary, 'fleet_send_lag', 'p(95)');
-  if (lag !== undefined) {
-    figures.send_lag_p95_ms = round(lag, 2);
-    const lagMax = summaryValue(summary, 'fleet_send_lag', 'max');
-    if (lagMax !== undefined) figures.send_lag_max_ms = round(lagMax, 2);
-    if (lag > t.maxSendLagP95Ms) reasons.push(`devices sent ${round(lag)} ms late at p95 (limit ${t.maxSendLagP95Ms} ms): the generator could not keep the schedule`);
+  if (inputs.sendLagP95Ms !== undefined) {
+    figures.send_lag_p95_ms = round(inputs.sendLagP95Ms, 2);
+    if (inputs.sendLagMaxMs !== undefined) figures.send_lag_max_ms = round(inputs.sendLagMaxMs, 2);
+    if (inputs.sendLagP95Ms > t.maxSendLagP95Ms) reasons.push(`devices sent ${round(inputs.sendLagP95Ms)} ms late at p95 (limit ${t.maxSendLagP95Ms} ms): the engine could not keep the schedule`);
   }
-  // Send lag is only sampled when a device waited for its schedule; a VU that is always behind never waits.
-  // The heartbeat's lateness covers that case: it measures the VU's event loop directly.
-  const loopLag = summaryValue(summary, 'fleet_vu_loop_lag', 'p(95)');
-  if (loopLag !== undefined) {
-    figures.vu_loop_lag_p95_ms = round(loopLag, 2);
-    if (loopLag > t.maxVuLoopLagP95Ms) {
-      reasons.push(`device VUs' event loops ran ${round(loopLag)} ms late at p95 (limit ${t.maxVuLoopLagP95Ms} ms): too many devices per VU or too little CPU for k6`);
-    }
+  // Send lag is only measured when a device waited for its schedule; a thread that is always behind never waits.
+  // The event-loop delay covers that case: it measures the thread's loop directly.
+  figures.event_loop_delay_p99_max_ms = round(inputs.eventLoopDelayP99MaxMs, 2);
+  if (inputs.eventLoopDelayP99MaxMs > t.maxEventLoopDelayP99Ms) {
+    reasons.push(`an engine thread's event loop ran ${round(inputs.eventLoopDelayP99MaxMs)} ms late at p99 (limit ${t.maxEventLoopDelayP99Ms} ms): too little CPU for the engine, or too few --workers`);
   }
-  const dropped = summaryValue(summary, 'dropped_iterations', 'count') ?? 0;
-  figures.dropped_iterations = dropped;
-  if (dropped > t.maxDroppedIterations) reasons.push(`${dropped} API iterations were dropped (limit ${t.maxDroppedIterations}): k6 had no free VU; raise api.maxVUs`);
-  const errors = summaryValue(summary, 'fleet_generator_errors', 'count') ?? 0;
-  figures.generator_errors = errors;
-  if (errors > t.maxGeneratorErrors) reasons.push(`${errors} generator errors (exceptions in the scenario script; see k6.log)`);
+  figures.dropped_requests = inputs.droppedRequests;
+  if (inputs.droppedRequests > t.maxDroppedRequests) reasons.push(`${inputs.droppedRequests} API requests were dropped (limit ${t.maxDroppedRequests}): every pooled connection was busy; raise api.connections`);
+  figures.generator_errors = inputs.generatorErrors;
+  if (inputs.generatorErrors > t.maxGeneratorErrors) reasons.push(`${inputs.generatorErrors} engine errors (a device task threw; see the log)`);
   return { figures, invalidReasons: reasons };
 }

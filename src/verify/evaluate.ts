@@ -20,6 +20,12 @@ export interface Measurement {
   samples?: number | null;
   /** Expanded query, for the report. */
   query?: string;
+  /** Set when the objective does not apply to this run (its appliesIf is false): shown, never scored. */
+  notApplicable?: string;
+  /** Set when the objective's client was configured (appliesIf true): no data fails, whatever onNoData says. */
+  required?: string;
+  /** Extra evidence appended to why (e.g. reconciliation examples). */
+  note?: string;
 }
 
 export interface StageMeasurement extends Measurement {
@@ -43,6 +49,12 @@ const CREDIT: Record<Effect, number> = { pass: 1, warn: 0.5, fail: 0, none: 0 };
 
 /** Judges one value against an objective's criteria. `baseline` = the baseline's value for this objective. */
 export function judge(o: Objective, m: Measurement, baseline?: number | null): Judgement {
+  const j = judgeValue(o, m, baseline);
+  return m.note ? { ...j, why: `${j.why}; ${m.note}` } : j;
+}
+
+function judgeValue(o: Objective, m: Measurement, baseline?: number | null): Judgement {
+  if (m.notApplicable !== undefined) return { value: null, status: 'no-data', effect: 'none', why: `not applicable, not scored: ${m.notApplicable}` };
   let value = m.value;
   let noData: string | undefined;
   if (value !== null && !Number.isFinite(value)) {
@@ -52,7 +64,8 @@ export function judge(o: Objective, m: Measurement, baseline?: number | null): J
   if (o.samplesQuery !== undefined) {
     const min = o.minSamples ?? 1;
     const samples = m.samples === undefined || m.samples === null || !Number.isFinite(m.samples) ? null : m.samples;
-    if (samples === null || samples < min) noData = `${samples === null ? 'no' : samples} sample${samples === 1 ? '' : 's'}, fewer than minSamples ${min}`;
+    if (samples === null || samples < min)
+      noData = `${samples === null ? 'no' : samples} sample${samples === 1 ? '' : 's'} (${o.samplesQuery}), fewer than minSamples ${min}${samples === 0 ? ': nothing completed' : ''}`;
     else if (value === null)
       // Enough samples but no value: the query is broken, not the traffic missing. Never excused by policy.
       return {
@@ -70,13 +83,61 @@ export function judge(o: Objective, m: Measurement, baseline?: number | null): J
     const would = criteriaOutcome(o, value!, baseline);
     return { value, status: 'report-only', effect: 'none', why: `report only; would be ${would.status}: ${would.why}` };
   }
+  if (noData !== undefined && m.required !== undefined)
+    return { value: null, status: 'no-data', effect: 'fail', why: `no data: ${noData}; fails because ${m.required} (onNoData does not excuse a configured client)` };
   if (noData !== undefined) {
     const effect: Effect = o.onNoData === 'skip' ? 'none' : o.onNoData;
     const what = o.onNoData === 'skip' ? 'skipped, not scored' : `counts as ${o.onNoData}`;
     return { value: null, status: 'no-data', effect, why: `no data: ${noData} (onNoData: ${o.onNoData}, ${what})` };
   }
-  const r = criteriaOutcome(o, value!, baseline);
+  const r = withEvidenceStrength(o, value!, m.samples, criteriaOutcome(o, value!, baseline));
   return { value, status: r.status, effect: r.status, why: r.why };
+}
+
+const Z95 = 1.959964;
+
+/** Wilson score interval's upper end (95 %, two-sided) for k successes in n trials. */
+export function wilsonUpper(k: number, n: number): number {
+  if (n <= 0) return 1;
+  const p = k / n;
+  const z2 = Z95 * Z95;
+  return Math.min(1, (p + z2 / (2 * n) + Z95 * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n));
+}
+
+/** Samples needed so that 0 events in n gives a Wilson upper bound meeting `op t`. */
+export function samplesForZero(op: '<' | '<=', t: number): number {
+  if (t <= 0) return Infinity;
+  const z2 = Z95 * Z95;
+  const n = (z2 * (1 - t)) / t; // z²/(n+z²) = t
+  return op === '<' ? Math.floor(n) + 1 : Math.ceil(n);
+}
+
+/**
+ * Ratios (unit "ratio" with a samplesQuery) carry their 95 % upper bound; zero events in too few samples to
+ * bound the ratio below its target is insufficient evidence (a warning naming the sample count that would
+ * suffice). Other values with a sample count state n (percentiles).
+ */
+function withEvidenceStrength(
+  o: Objective,
+  value: number,
+  samples: number | null | undefined,
+  r: { status: 'pass' | 'warn' | 'fail'; why: string },
+): { status: 'pass' | 'warn' | 'fail'; why: string } {
+  if (samples === undefined || samples === null || !Number.isFinite(samples)) return r;
+  const n = Math.round(samples);
+  if (o.unit !== 'ratio' || n <= 0 || value < 0 || value > 1) return { ...r, why: `${r.why} (n = ${n})` };
+  const k = Math.round(value * n);
+  const ub = wilsonUpper(k, n);
+  const why = `${r.why} (${k} in n = ${n}; 95 % upper bound ${formatValue(ub, '')})`;
+  if (r.status !== 'pass' || k !== 0) return { ...r, why };
+  const upper = o.pass.filter((c): c is Extract<Criterion, { kind: 'absolute' }> => c.kind === 'absolute' && (c.op === '<' || c.op === '<='));
+  const missed = upper.filter((c) => !checkCriterion(c, ub, undefined).holds);
+  if (missed.length === 0) return { ...r, why };
+  const need = Math.max(...missed.map((c) => samplesForZero(c.op as '<' | '<=', c.value)));
+  return {
+    status: 'warn',
+    why: `insufficient evidence: 0 in ${n} samples, but the 95 % upper bound ${formatValue(ub, '')} misses ${missed.map((c) => c.text).join(' and ')}; ${Number.isFinite(need) ? `at least ${need} samples would show it` : 'no sample count can show it'}`,
+  };
 }
 
 function criteriaOutcome(o: Objective, value: number, baseline: number | null | undefined): { status: 'pass' | 'warn' | 'fail'; why: string } {

@@ -8,6 +8,8 @@ import type { Measurement } from './evaluate.js';
 
 export interface PostgresSession {
   query(sql: string, ctx: PlaceholderContext, who: string): Promise<Measurement>;
+  /** Raw rows as arrays (record reconciliation); same read-only transaction. */
+  rows(text: string, values: unknown[], who: string): Promise<unknown[][]>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,14 @@ export async function openPostgres(url: string, opts: { statementTimeoutMs?: num
       if (Number.isNaN(value) && !(typeof raw === 'string' && raw === 'NaN'))
         throw badInput(`${who}: the SQL returned ${JSON.stringify(raw)}, expected a number\n  query: ${bound.text}`);
       return { value, query: shownQuery };
+    },
+    async rows(text, values, who) {
+      try {
+        const res = await client.query<unknown[]>({ text, values, rowMode: 'array' });
+        return res.rows;
+      } catch (e) {
+        throw infraError(`SQL for ${who} failed: ${(e as Error).message}`, e);
+      }
     },
     async close() {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -1,5 +1,5 @@
-// A tiny, safe arithmetic language for derived objectives ("${acked} - ${stored}") and k6 summary
-// expressions ("metrics.fleet_device_errors.values.count ?? 0"). Parsed once at load time; no eval, no
+// A tiny, safe arithmetic language for derived objectives ("${acked} - ${stored}") and engine summary
+// expressions ("api.errors.5xx / api.requests"; the deprecated k6 summary paths too). Parsed once at load time; no eval, no
 // property access beyond plain data paths, no functions beyond max/min/abs.
 //
 //   expr    := sum ('??' sum)*                      a ?? b: b when a has no data
@@ -7,7 +7,7 @@
 //   product := unary (('*' | '/') unary)*
 //   unary   := '-' unary | primary
 //   primary := number | '${' id '}' | path | fn '(' expr (',' expr)* ')' | '(' expr ')'
-//   path    := name ('.' (name | digits | 'p(' number ')'))+      e.g. metrics.x.values.p(95)
+//   path    := name ('.' (name | 'p(' number ')'))+   e.g. ackLatencyMs.p95, api.errors.5xx (engine: also a bare name)
 
 export type Formula =
   | { t: 'num'; v: number }
@@ -17,7 +17,8 @@ export type Formula =
   | { t: 'bin'; op: '+' | '-' | '*' | '/' | '??'; a: Formula; b: Formula }
   | { t: 'fn'; name: 'max' | 'min' | 'abs'; args: Formula[] };
 
-export type FormulaMode = 'derived' | 'k6';
+/** `engine` and `k6` allow data paths; `derived` allows ${id} references. */
+export type FormulaMode = 'derived' | 'engine' | 'k6';
 
 export class FormulaError extends Error {}
 
@@ -93,11 +94,12 @@ export function parseFormula(text: string, mode: FormulaMode): Formula {
     const start = i;
     i += name![0].length;
     if (s[i] === '.') {
-      if (mode !== 'k6') fail('paths are only allowed in k6 expressions (use ${id} in derived formulas)');
+      if (mode === 'derived') fail('paths are only allowed in engine expressions (use ${id} in derived formulas)');
       const segments = [name![0]];
       while (s[i] === '.') {
         i++;
-        const seg = /^(p\(\d+(\.\d+)?\)|[A-Za-z_][A-Za-z0-9_]*|\d+)/.exec(s.slice(i));
+        // names may start with a digit: api.errors.5xx
+        const seg = /^(p\(\d+(\.\d+)?\)|[A-Za-z0-9_]+)/.exec(s.slice(i));
         if (!seg) fail('expected a path segment (name, index or p(95))');
         segments.push(seg![0]);
         i += seg![0].length;
@@ -112,8 +114,14 @@ export function parseFormula(text: string, mode: FormulaMode): Formula {
       if (name![0] === 'abs' && args.length !== 1) fail('abs() takes one argument');
       return { t: 'fn', name: name![0] as 'max' | 'min' | 'abs', args };
     }
+    // a top-level figure of the engine summary (logins, reconnects) is a one-segment path
+    if (mode === 'engine') return { t: 'path', segments: [name![0]], text: name![0] };
     i = start;
-    return fail(mode === 'derived' ? `unknown name "${name![0]}" (write objective references as \${id})` : `"${name![0]}" is not a path (expected e.g. metrics.fleet_ack_latency.values.p(95))`);
+    return fail(
+      mode === 'derived'
+        ? `unknown name "${name![0]}" (write objective references as \${id})`
+        : `"${name![0]}" is not a path (expected e.g. metrics.fleet_ack_latency.values.p(95))`,
+    );
   };
 
   const f = expr();

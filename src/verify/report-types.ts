@@ -49,7 +49,10 @@ export interface Report {
   reasons: string[];
   objectives: ObjectiveResult[];
   versions: Record<string, string>;
-  slo: { file: string; total: { pass: number; warning: number } };
+  /** the SLO file judged against, and the sha256 of its bytes (which version of the file decided) */
+  slo: { file: string; sha256?: string; total: { pass: number; warning: number } };
+  /** the fleetload version that judged the run */
+  fleetload?: string;
   baseline?: { runId: string; generatedAt: string; file?: string };
   failOnWarn?: boolean;
   generatedAt: string;

@@ -1,6 +1,7 @@
 // SLO file (YAML) -> validated SloFile. Every problem is reported as "file:line: field: what was expected",
 // all at once, before any load starts. Structure is checked by slo.schema.json (the same schema editors use),
 // meaning (criteria, placeholders, formulas, references) by the code below.
+import { createHash } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,7 @@ import schema from './slo.schema.json';
 import { parseCriterion } from './criteria.js';
 import { FormulaError, formulaRefs, parseFormula, type Formula } from './formula.js';
 import { findPlaceholders, isPlaceholder, PLACEHOLDERS, quotedSqlPlaceholders } from './placeholders.js';
-import type { Criterion, NoDataPolicy, Objective, SloFile, Source } from './slo-types.js';
+import { LEDGER_QUERIES, type Criterion, type NoDataPolicy, type Objective, type SloFile, type Source, type TimestampPrecision } from './slo-types.js';
 
 export interface SloIssue {
   file: string;
@@ -105,7 +106,12 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
         if (source === 'postgres' && /\$[0-9]/.test(q.replace(/\$\{[^}]*\}/g, ''))) add(qp, 'use placeholders like ${start}, not positional parameters $1');
         return undefined;
       }
-      if (source === 'k6' || source === 'derived') {
+      if (source === 'ledger') {
+        if (field === 'samplesQuery') add(qp, 'a ledger objective counts records exactly; it has no samplesQuery');
+        else if (!(LEDGER_QUERIES as readonly string[]).includes(q.trim())) add(qp, `expected one of ${LEDGER_QUERIES.join(' | ')}, got ${JSON.stringify(q)}`);
+        return undefined;
+      }
+      if (source === 'engine' || source === 'k6' || source === 'derived') {
         try {
           const f = parseFormula(q, source);
           if (source === 'derived') {
@@ -119,7 +125,7 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
           }
           return f;
         } catch (e) {
-          if (e instanceof FormulaError) add(qp, `invalid ${source === 'k6' ? 'k6 summary expression' : 'formula'}: ${e.message}`);
+          if (e instanceof FormulaError) add(qp, `invalid ${source === 'k6' ? 'k6 summary expression' : source === 'engine' ? 'engine summary expression' : 'formula'}: ${e.message}`);
           else throw e;
         }
       }
@@ -128,8 +134,17 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
     const formula = query ? checkQuery(query, 'query') : undefined;
     const samplesFormula = samplesQuery ? checkQuery(samplesQuery, 'samplesQuery') : undefined;
     if (o.minSamples !== undefined && samplesQuery === undefined) add([...p, 'minSamples'], 'minSamples needs a samplesQuery that counts the samples');
-    if (stages && source === 'k6') add([...p, 'stages'], 'the k6 summary covers the whole test; per-stage evaluation needs source prometheus, postgres or derived');
+    if (stages && (source === 'k6' || source === 'engine' || source === 'ledger'))
+      add([...p, 'stages'], `the ${source === 'ledger' ? 'ledger reconciliation' : `${source} summary`} covers the whole run; per-stage evaluation needs source prometheus, postgres or derived`);
     if (o.warning !== undefined && o.pass === undefined) add([...p, 'warning'], 'a warning band needs pass criteria');
+    // Contradictions: each of these would make the file say one thing and the verdict do another.
+    if (o.key === true && o.onNoData === 'pass') add([...p, 'onNoData'], 'a key objective cannot pass without data (onNoData: pass); use fail or warn');
+    if (o.key === true && o.reportOnly === true) add([...p, 'key'], 'a reportOnly objective is never counted, so it cannot be key');
+    if (source === 'ledger' && o.onNoData === 'pass') add([...p, 'onNoData'], 'record reconciliation without a ledger proves nothing; onNoData: pass is not allowed on a ledger objective');
+    const stricter = stricterBand(pass, warning);
+    if (stricter) add([...p, 'warning'], `the warning band ${stricter.w} is stricter than the pass criterion ${stricter.p}: a value failing pass could never be a warning`);
+    const appliesIf = typeof o.appliesIf === 'string' ? o.appliesIf : undefined;
+    if (appliesIf !== undefined && !/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(appliesIf)) add([...p, 'appliesIf'], `expected an engine summary path like api.configured, got ${JSON.stringify(appliesIf)}`);
 
     objectives.push({
       id,
@@ -148,6 +163,7 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
       samplesFormula,
       reportOnly: o.reportOnly === true,
       stages,
+      ...(appliesIf !== undefined ? { appliesIf } : {}),
       at: `${display}:${at(p)}`,
     });
   });
@@ -176,8 +192,32 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
   if (issues.length > 0) return { issues: dedupe(issues).sort((a, b) => a.line - b.line) };
   return {
     issues,
-    slo: { version: 1, path: resolve(file), total: { pass: Number(total!.pass), warning: Number(total!.warning) }, objectives },
+    slo: {
+      version: 1,
+      path: resolve(file),
+      total: { pass: Number(total!.pass), warning: Number(total!.warning) },
+      platform: { timestampPrecision: ((root.platform as { timestampPrecision?: TimestampPrecision } | undefined)?.timestampPrecision ?? '1ms') },
+      sha256: createHash('sha256').update(text).digest('hex'),
+      objectives,
+    },
   };
+}
+
+/** A pass/warning pair where the warning band can never hold when pass fails (same direction, tighter bound). */
+function stricterBand(pass: Criterion[], warning: Criterion[]): { p: string; w: string } | undefined {
+  for (const p of pass)
+    for (const w of warning) {
+      if (p.kind === 'absolute' && w.kind === 'absolute') {
+        const up = (op: string) => op === '<' || op === '<=';
+        const down = (op: string) => op === '>' || op === '>=';
+        const tighter =
+          (up(p.op) && up(w.op) && (w.value < p.value || (w.value === p.value && w.op === '<' && p.op === '<='))) ||
+          (down(p.op) && down(w.op) && (w.value > p.value || (w.value === p.value && w.op === '>' && p.op === '>=')));
+        if (tighter) return { p: p.text, w: w.text };
+      }
+      if (p.kind === 'range' && w.kind === 'range' && w.low >= p.low && w.high <= p.high) return { p: p.text, w: w.text };
+    }
+  return undefined;
 }
 
 /** Reads, validates and returns an SLO file; the shipped default when no path is given. Throws badInput. */

@@ -1,17 +1,35 @@
 // Verification of one run: collect evidence for every objective over the run window (and stage windows),
 // compute derived values, evaluate, and return the report. Starts no processes and writes nothing.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { badInput } from '../core/errors.js';
 import type { RunManifest } from '../core/manifest.js';
 import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
+import { engineFlag, engineInvalidReasons, evalEngine, loadEngineSummary, type EngineSummaryData } from './evidence-engine.js';
 import { evalK6, loadK6Summary, type K6Summary } from './evidence-k6.js';
 import { openPostgres, type PostgresSession } from './evidence-postgres.js';
 import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
 import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
 import type { Report } from './report-types.js';
-import type { Objective, SloFile } from './slo-types.js';
+import { repoRoot } from './slo-load.js';
+import { ledgerMeasurement, reconcile, runLedgerFiles, type ReconcileOutcome } from './reconcile.js';
+import type { LedgerQuery, Objective, SloFile } from './slo-types.js';
 
 export { loadSloFile } from './slo-load.js';
+
+let version: string | undefined;
+/** The fleetload version judging the run (package.json), stated in every report. */
+export function fleetloadVersion(): string {
+  if (version === undefined) {
+    try {
+      version = String((JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown');
+    } catch {
+      version = 'unknown';
+    }
+  }
+  return version;
+}
 export { exitCodeFor } from './exit-code.js';
 export type { Report } from './report-types.js';
 
@@ -35,8 +53,11 @@ export function runProblems(m: RunManifest): string[] {
   const start = Date.parse(m.startedAt);
   const end = Date.parse(m.endedAt);
   if (!(end > start)) out.push(`the load window is empty (startedAt ${m.startedAt}, endedAt ${m.endedAt})`);
-  if (m.k6 && m.k6.exitCode !== 0 && m.k6.exitCode !== 99) out.push(`k6 exited with code ${m.k6.exitCode} (0 or 99 = thresholds crossed expected): the load did not run as planned`);
+  if (m.engine && m.engine.exitCode !== 0) out.push(`the load engine exited with code ${m.engine.exitCode}: the load did not run as planned`);
+  if (!m.engine && m.k6 && m.k6.exitCode !== 0 && m.k6.exitCode !== 99) out.push(`k6 exited with code ${m.k6.exitCode} (0 or 99 = thresholds crossed expected): the load did not run as planned`);
   if (m.imeis.length === 0) out.push('the manifest lists no IMEIs');
+  // fixed when the run ended: an invalid run stays invalid when it is verified again
+  for (const r of m.invalidReasons ?? []) if (!out.includes(r)) out.push(r);
   return out;
 }
 
@@ -47,7 +68,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   const whole: PlaceholderContext = { start: new Date(manifest.startedAt), end: new Date(manifest.endedAt), runId: manifest.runId, imeis: manifest.imeis };
   const stageCtx = manifest.stages.map((s) => ({ ...whole, start: new Date(s.start), end: new Date(s.end), stage: s.name }));
 
-  const needsPg = slo.objectives.filter((o) => o.source === 'postgres');
+  const needsPg = slo.objectives.filter((o) => o.source === 'postgres' || o.source === 'ledger');
   if (needsPg.length > 0 && !input.pgUrl)
     throw badInput(`objectives ${needsPg.map((o) => o.id).join(', ')} query PostgreSQL, but no PostgreSQL URL was given (--pg-url)`);
 
@@ -64,7 +85,15 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   const prom: PrometheusClient | undefined = slo.objectives.some((o) => o.source === 'prometheus') ? prometheusClient(input.prometheusUrl) : undefined;
   let k6: K6Summary | undefined;
   const k6Summary = () => (k6 ??= loadK6Summary(input.runDir, manifest.k6?.summaryFile));
+  let engine: EngineSummaryData | undefined;
+  const engineSummary = () => (engine ??= loadEngineSummary(input.runDir, manifest));
   let pgSession: PostgresSession | undefined;
+  let reconciliation: Promise<ReconcileOutcome> | undefined;
+  const reconciled = () =>
+    (reconciliation ??= reconcile(
+      { files: runLedgerFiles(input.runDir, manifest), manifest, precision: slo.platform.timestampPrecision },
+      (text, values, who) => pgSession!.rows(text, values, who),
+    ));
 
   const evidence = new Map<string, Evidence>();
   try {
@@ -79,6 +108,10 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
           return prom!.query(expandPromQL(query, ctx), ctx.end, who);
         case 'postgres':
           return pgSession!.query(query, ctx, who);
+        case 'engine':
+          return { ...evalEngine(engineSummary(), query === o.query ? o.formula! : o.samplesFormula!), query };
+        case 'ledger':
+          return { ...ledgerMeasurement(await reconciled(), query.trim() as LedgerQuery), query };
         case 'k6':
           return { ...evalK6(k6Summary(), query === o.query ? o.formula! : o.samplesFormula!), query };
         case 'derived':
@@ -86,10 +119,18 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
       }
     };
     const withSamples = async (o: Objective, ctx: PlaceholderContext): Promise<Measurement> => {
-      const m = await measure(o, o.query, ctx);
+      const m = { ...(await measure(o, o.query, ctx)), ...applicability(o) };
       if (o.samplesQuery === undefined) return m;
       const s = await measure(o, o.samplesQuery, ctx);
       return { ...m, samples: s.value };
+    };
+    // appliesIf: a client the profile configured must show data; one it did not is not scored
+    const applicability = (o: Objective): Pick<Measurement, 'notApplicable' | 'required'> => {
+      if (o.appliesIf === undefined) return {};
+      const f = engineFlag(engineSummary(), o.appliesIf);
+      if (f === false) return { notApplicable: `${o.appliesIf} is false (the profile did not run this client)` };
+      if (f === true) return { required: `${o.appliesIf} is true (the profile ran this client)` };
+      return {};
     };
 
     for (const o of slo.objectives) {
@@ -99,8 +140,8 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
         ev.stages = [];
         for (const ctx of stageCtx) {
           const sm: StageMeasurement =
-            o.source === 'k6'
-              ? { name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), value: null, reason: 'the k6 summary has no per-stage values' }
+            o.source === 'k6' || o.source === 'engine' || o.source === 'ledger'
+              ? { name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), value: null, reason: `the ${o.source} source has no per-stage values` }
               : { name: ctx.stage, start: ctx.start.toISOString(), end: ctx.end.toISOString(), ...(await withSamples(o, ctx)) };
           ev.stages.push(sm);
         }
@@ -140,7 +181,10 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   };
   for (const o of slo.objectives) if (o.source === 'derived') derivedEvidence(o);
 
-  const result = evaluate(slo, evidence, { baseline: input.baseline, invalidReasons: [...runProblems(manifest), ...(input.invalidReasons ?? [])] });
+  const invalid = [...runProblems(manifest), ...(input.invalidReasons ?? [])];
+  if (slo.objectives.some((o) => o.source === 'engine' || o.appliesIf !== undefined))
+    for (const r of engineInvalidReasons(engineSummary())) if (!invalid.some((x) => x.includes(r))) invalid.push(`the engine: ${r}`);
+  const result = evaluate(slo, evidence, { baseline: input.baseline, invalidReasons: invalid });
   return {
     verdict: result.verdict,
     runId: manifest.runId,
@@ -150,7 +194,8 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
     reasons: result.reasons,
     objectives: result.objectives,
     versions: { ...manifest.versions },
-    slo: { file: slo.path, total: { ...slo.total } },
+    slo: { file: slo.path, sha256: slo.sha256, total: { ...slo.total } },
+    fleetload: fleetloadVersion(),
     ...(input.baseline ? { baseline: { runId: input.baseline.runId, generatedAt: input.baseline.generatedAt } } : {}),
     ...(input.failOnWarn ? { failOnWarn: true } : {}),
     generatedAt: new Date().toISOString(),
@@ -170,7 +215,8 @@ export function errorReport(manifest: RunManifest, error: unknown, slo?: SloFile
     reasons: [`verification could not complete: ${(error as Error)?.message ?? String(error)}`],
     objectives: [],
     versions: { ...manifest.versions },
-    slo: { file: slo?.path ?? '', total: slo ? { ...slo.total } : { pass: 0, warning: 0 } },
+    slo: { file: slo?.path ?? '', ...(slo ? { sha256: slo.sha256 } : {}), total: slo ? { ...slo.total } : { pass: 0, warning: 0 } },
+    fleetload: fleetloadVersion(),
     generatedAt: new Date().toISOString(),
   };
 }

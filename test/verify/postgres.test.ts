@@ -1,6 +1,6 @@
-// Real PostgreSQL (embedded, via src/stack/postgres.ts): the default SLO's database objectives must catch
-// lost and duplicated records, and pass a clean run.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// Real PostgreSQL (embedded, via src/stack/postgres.ts): SQL objectives run read-only with bound parameters;
+// errors are named. Record classes (lost, duplicated, extra, misattributed): reconcile.test.ts.
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -56,70 +56,33 @@ const manifest: RunManifest = {
   runId: 'pg-test', profile: 'test', seed: 1, startedAt: start.toISOString(), endedAt: end.toISOString(),
   stages: [{ name: 'steady', start: start.toISOString(), end: end.toISOString(), devices: 3 }],
   devices: 3, imeis: IMEIS, target: { tcp: '127.0.0.1:5027', embedded: true }, prometheus: { url: 'http://127.0.0.1:1' },
-  versions: {}, k6: { exitCode: 0, summaryFile: 'k6-summary.json' },
+  versions: {}, engine: { exitCode: 0, summaryFile: 'engine-summary.json' },
 };
 
-/** The default SLO file's database spine, unchanged, without the Prometheus-backed objectives. */
+/** The default SLO file's SQL objectives, unchanged (record classes: test/verify/reconcile.test.ts). */
 function dbSlo(): SloFile {
   const full = loadSloFile();
-  const keep = new Set(['records_acked', 'records_sent', 'records_stored', 'missing_records', 'duplicate_rows', 'db_ingest_lag_p95', 'stored_rate']);
-  return { ...full, objectives: full.objectives.filter((o) => keep.has(o.id)) };
+  return { ...full, objectives: full.objectives.filter((o) => o.source === 'postgres') };
 }
 
-function runDir(acked: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetload-verify-pg-'));
-  writeFileSync(join(dir, 'k6-summary.json'), JSON.stringify({ metrics: { fleet_records_acked: { values: { count: acked } }, fleet_records_sent: { values: { count: acked } } } }));
-  return dir;
-}
+const runDir = (_acked = 0) => mkdtempSync(join(tmpdir(), 'fleetload-verify-pg-'));
 
-const verify = (acked = IMEIS.length * PER_DEVICE, slo = dbSlo()) => verifyRun({ slo, manifest, runDir: runDir(acked), prometheusUrl: 'http://127.0.0.1:1', pgUrl: db.url });
+const verify = (slo = dbSlo()) => verifyRun({ slo, manifest, runDir: runDir(), prometheusUrl: 'http://127.0.0.1:1', pgUrl: db.url });
 const byId = (r: Awaited<ReturnType<typeof verify>>) => Object.fromEntries(r.objectives.map((o) => [o.id, o]));
 
 describe('PostgreSQL evidence with the default SLO queries', () => {
-  it('a clean run passes: every ACKed record stored once, only this run\'s devices and window counted', async () => {
-    const r = await verify();
-    const o = byId(r);
-    expect(o.records_stored.value).toBe(IMEIS.length * PER_DEVICE);
-    expect(o.missing_records).toMatchObject({ value: 0, status: 'pass' });
-    expect(o.duplicate_rows).toMatchObject({ value: 0, status: 'pass' });
-    expect(o.db_ingest_lag_p95.value).toBeCloseTo(0.2, 5);
-    expect(o.stored_rate.value).toBeCloseTo(3, 5);
-    expect(o.records_stored.query).toContain('ANY($1::text[])');
-    expect(r.verdict).toBe('pass');
-  });
-
-  it('records ACKed but not stored fail the key objective missing_records', async () => {
-    await client.query(`DELETE FROM telemetry_records WHERE ctid IN (SELECT r.ctid FROM telemetry_records r JOIN devices d ON d.id = r.device_id WHERE d.imei = $1 AND r."timestamp" BETWEEN $2 AND $3 LIMIT 2)`, [IMEIS[1], start, end]);
-    const r = await verify();
-    const o = byId(r);
-    expect(o.missing_records).toMatchObject({ value: 2, status: 'fail', key: true });
-    expect(o.missing_records.why).toContain('2 records misses == 0');
-    expect(r.verdict).toBe('fail');
-    expect(r.reasons[0]).toMatch(/^key objective missing_records failed/);
-  });
-
-  it('duplicates as the platform fault stores them (+1 ms copy) and exact copies are caught, without hiding losses', async () => {
-    // +1 ms copies of two records of device 0, and one lost record of device 2
-    await client.query(`INSERT INTO telemetry_records SELECT device_id, "timestamp" + interval '1 millisecond', received_at, latitude, longitude FROM telemetry_records WHERE device_id = 1 AND "timestamp" BETWEEN $1 AND $1::timestamptz + interval '1 s'`, [start]);
-    await client.query(`DELETE FROM telemetry_records WHERE device_id = 3 AND "timestamp" = $1`, [start]);
+  it('measures the ingest lag of this run\'s devices in the window only, with bound parameters', async () => {
     const o = byId(await verify());
-    expect(o.duplicate_rows).toMatchObject({ value: 2, status: 'fail' });
-    expect(o.records_stored.value).toBe(IMEIS.length * PER_DEVICE - 1);
-    expect(o.missing_records.value).toBe(1);
+    expect(dbSlo().objectives.map((x) => x.id)).toContain('db_ingest_lag_p95');
+    expect(o.db_ingest_lag_p95.value).toBeCloseTo(0.2, 5);
+    expect(o.db_ingest_lag_p95.query).toContain('ANY($1::text[])');
   });
 
-  it('nothing stored at all is a failure, not no data', async () => {
+  it('nothing stored: the lag is no data, not 0', async () => {
     await client.query('DELETE FROM telemetry_records');
     const o = byId(await verify());
-    expect(o.records_stored.value).toBe(0);
-    expect(o.missing_records).toMatchObject({ value: IMEIS.length * PER_DEVICE, status: 'fail' });
-  });
-
-  it('a missing k6 summary leaves missing_records without data -> fail (key), never a pass', async () => {
-    const r = await verifyRun({ slo: dbSlo(), manifest: { ...manifest, k6: { exitCode: 0 } }, runDir: mkdtempSync(join(tmpdir(), 'x-')), prometheusUrl: '', pgUrl: db.url });
-    expect(byId(r).missing_records).toMatchObject({ status: 'no-data', effect: 'fail' });
-    expect(byId(r).missing_records.why).toContain('records_acked has no data');
-    expect(r.verdict).toBe('fail');
+    expect(o.db_ingest_lag_p95).toMatchObject({ value: null, status: 'report-only' });
+    expect(o.db_ingest_lag_p95.why).toContain('NULL');
   });
 
   it('SQL that returns several columns is bad input; SQL errors are infrastructure errors', async () => {

@@ -11,14 +11,31 @@ describe('default SLO file', () => {
     const slo = loadSloFile();
     expect(slo.path).toBe(defaultSloPath());
     const ids = slo.objectives.map((o) => o.id);
-    for (const id of ['ack_latency_p95', 'login_latency_p95', 'device_error_ratio', 'records_acked', 'records_stored', 'missing_records', 'duplicate_rows', 'batch_insert_p95', 'ingest_lag_p95', 'received_vs_acked', 'api_latency_p95', 'api_error_ratio', 'ws_freshness_p95'])
+    for (const id of ['ack_latency_p95', 'record_latency_p95', 'login_latency_p95', 'device_error_ratio', 'records_acked', 'records_stored', 'records_missing', 'records_duplicated', 'records_extra', 'records_misattributed', 'batch_insert_p95', 'ingest_lag_p95', 'received_vs_acked', 'api_latency_p95', 'api_error_ratio', 'ws_freshness_p95', 'ws_connection_failures', 'ws_missed_records'])
       expect(ids).toContain(id);
+    expect(ids).not.toContain('missing_records');
+    expect(ids).not.toContain('duplicate_rows');
     const byId = new Map(slo.objectives.map((o) => [o.id, o]));
     expect(byId.get('ack_latency_p95')!.key).toBe(true);
-    expect(byId.get('missing_records')!.key).toBe(true);
+    for (const c of ['missing', 'duplicated', 'extra', 'misattributed']) expect(byId.get(`records_${c}`)).toMatchObject({ source: 'ledger', query: c, key: true });
     expect(byId.get('records_acked')!.reportOnly).toBe(true);
-    expect(byId.get('api_latency_p95')!.onNoData).toBe('skip');
+    expect(byId.get('api_latency_p95')!.appliesIf).toBe('api.configured');
+    expect(byId.get('ws_missed_records')!.appliesIf).toBe('ws.configured');
+    expect(slo.objectives.some((o) => o.source === 'k6')).toBe(false);
     expect(slo.total).toEqual({ pass: 90, warning: 75 });
+    expect(slo.platform.timestampPrecision).toBe('1ms');
+    expect(slo.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+  it('no default objective hides a missing engine field behind ?? 0, nor a missing series behind or vector(0)', () => {
+    for (const file of [defaultSloPath(), join(import.meta.dirname, '../../scenarios/profiles/slo/faults.yaml')]) {
+      const text = readFileSync(file, 'utf8').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+      expect(text).not.toContain('??');
+      expect(loadSloFile(file).objectives.length).toBeGreaterThan(5);
+    }
+  });
+  it('the fault SLO file keeps every reconciliation class key', () => {
+    const slo = loadSloFile(join(import.meta.dirname, '../../scenarios/profiles/slo/faults.yaml'));
+    for (const c of ['missing', 'duplicated', 'extra', 'misattributed']) expect(slo.objectives.find((o) => o.query === c)).toMatchObject({ source: 'ledger', key: true });
   });
   it('validates with the same JSON schema editors use', () => {
     const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../../src/verify/slo.schema.json'), 'utf8'));

@@ -1,8 +1,8 @@
-// REST API clients of the engine (the port of scenarios/lib/api.ts): an open model. Arrivals come on the schedule of
-// clients/schedule.ts whatever the platform does; each picks an endpoint by weight, fills its placeholders and is
-// sent over one undici Pool (keep-alive, api.maxVUs connections). An arrival that finds maxVUs requests already in
-// flight is dropped and counted (api_dropped), never queued: a slow platform shows up as drops and latency, not as
-// a lower offered rate. A timer that fires late sends everything already due at once (counted in api_late), so the
+// REST API clients of the engine (ported from the k6 scenario's lib/api.ts, same semantics): an open model. Arrivals
+// come on the schedule of clients/schedule.ts whatever the platform does; each picks an endpoint by weight, fills its
+// placeholders and is sent over one undici Pool (keep-alive, api.connections connections). An arrival that finds
+// that many requests already in flight is dropped and counted (api_dropped), never queued: a slow platform shows up
+// as drops and latency, not as a lower offered rate. A timer that fires late sends everything already due at once (counted in api_late), so the
 // offered count never shrinks because the event loop was busy.
 // Every series carries endpoint=<name>. Outcomes, from the client's view: success = 2xx/3xx or an `expect` status;
 // 429 = throttled (apart from errors); any other status = error class 4xx/5xx; no answer within timeoutMs = timeout;
@@ -40,9 +40,9 @@ export async function runApiClients(ctx: ClientContext): Promise<void> {
   if (!api || !ctx.config.httpUrl || api.endpoints.length === 0) return;
   const base = new URL(ctx.config.httpUrl);
   const prefix = base.pathname.replace(/\/$/, '');
-  const maxVUs = Math.max(1, Math.floor(api.maxVUs));
+  const connections = Math.max(1, Math.floor(api.connections) || 1);
   const pool = new Pool(base.origin, {
-    connections: maxVUs,
+    connections,
     pipelining: 1,
     headersTimeout: api.timeoutMs,
     bodyTimeout: api.timeoutMs,
@@ -65,7 +65,7 @@ export async function runApiClients(ctx: ClientContext): Promise<void> {
       const n = k++;
       const rng = new Rng(hash32(ctx.config.seed, API_RNG_SALT, n));
       const endpoint = pickEndpoint(api.endpoints, rng.next());
-      if (inFlight.size >= maxVUs) {
+      if (inFlight.size >= connections) {
         ctx.stats.inc('api_dropped', 1, { endpoint: endpoint.name });
         continue;
       }
@@ -124,7 +124,7 @@ export function activeDevices(config: Pick<FleetConfig, 'devices' | 'steps'>, el
   return Math.max(1, n);
 }
 
-/** The placeholders of scenarios/lib/api.ts; unknown ones stay as written. */
+/** The placeholders of the k6 scenario's api.ts; unknown ones stay as written. */
 export function fillTemplate(template: string, config: FleetConfig, rng: Rng, apiImei: string, now: number, devices: number): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
     switch (key) {

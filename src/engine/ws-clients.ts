@@ -1,4 +1,4 @@
-// WebSocket clients of the platform's live feed (the port of scenarios/lib/ws.ts): ws.clients clients connect to
+// WebSocket clients of the platform's live feed (ported from the k6 scenario's lib/ws.ts): ws.clients clients connect to
 // <httpUrl>/ws at ws.startMs, subscribe to every record or to a block of fleet IMEIs, measure
 // freshness = receive time − record timestamp (ws_freshness) and close at ws.startMs + ws.durationMs.
 // Expected vs received: the device model is deterministic, so a client knows how many records its subscribed devices

@@ -20,7 +20,6 @@ const fleet: FleetConfig = {
   intervalMs: 1000,
   recordsPerPacket: 1,
   codec: 8,
-  devicesPerVu: 10,
   ackTimeoutMs: 500,
   reconnectBaseMs: 100,
   reconnectMaxMs: 800,
@@ -32,7 +31,7 @@ const fleet: FleetConfig = {
 const get = (name: string, path: string, extra: Partial<ApiEndpoint> = {}): ApiEndpoint => ({ name, method: 'GET', path, weight: 1, ...extra });
 
 function apiConfig(over: Partial<ApiClientConfig>): ApiClientConfig {
-  return { source: 'test', endpoints: [get('ok', '/ok')], headers: {}, rate: 10, startMs: 0, durationMs: 500, preAllocatedVUs: 1, maxVUs: 20, timeoutMs: 2000, ...over };
+  return { source: 'test', endpoints: [get('ok', '/ok')], headers: {}, rate: 10, startMs: 0, durationMs: 500, connections: 20, timeoutMs: 2000, ...over };
 }
 
 function context(httpUrl: string, api: Partial<ApiClientConfig>, over: Partial<ClientContext> = {}, fleetOver: Partial<FleetConfig> = {}): ClientContext {
@@ -203,14 +202,26 @@ describe('against misbehaving servers', () => {
     expect(r.sumSeconds / r.count).toBeGreaterThanOrEqual(0.29);
   });
 
-  it('a slow server with maxVUs = 2: arrivals beyond two in flight are dropped and counted, never sent late', async () => {
+  it('a slow server with 2 pooled connections: arrivals beyond two in flight are dropped and counted, never sent late', async () => {
     srv = await misbehavingServer();
-    const ctx = context(srv.url, { endpoints: [get('slow', '/slow')], rate: 10, durationMs: 1000, maxVUs: 2 });
+    const ctx = context(srv.url, { endpoints: [get('slow', '/slow')], rate: 10, durationMs: 1000, connections: 2 });
     await runApiClients(ctx);
     expect(count(ctx.stats, 'api_dropped', { endpoint: 'slow' })).toBe(8);
     expect(count(ctx.stats, 'api_requests')).toBe(2);
     expect(count(ctx.stats, 'api_succeeded')).toBe(2);
     expect(srv.seen).toHaveLength(2);
+  });
+
+  it('the run signal stops new arrivals and cancels requests in flight (counted as other), then resolves', async () => {
+    srv = await misbehavingServer();
+    const stop = new AbortController();
+    const ctx = context(srv.url, { endpoints: [get('hang', '/hang')], rate: 10, durationMs: 3000, timeoutMs: 10_000 }, { signal: stop.signal });
+    const t0 = Date.now();
+    setTimeout(() => stop.abort(), 250);
+    await runApiClients(ctx);
+    expect(Date.now() - t0).toBeLessThan(600);
+    expect(count(ctx.stats, 'api_requests')).toBe(3); // arrivals at 0, 100, 200 ms
+    expect(count(ctx.stats, 'api_errors', { class: 'other' })).toBe(3);
   });
 
   it('late timers: arrivals already due go out at once, counted late; on time after that (manual clock)', async () => {

@@ -24,7 +24,6 @@ const fleet: FleetConfig = {
   intervalMs: 200,
   recordsPerPacket: 2,
   codec: 8,
-  devicesPerVu: 3,
   ackTimeoutMs: 1000,
   reconnectBaseMs: 100,
   reconnectMaxMs: 400,
@@ -145,6 +144,27 @@ describe('against a misbehaving feed', () => {
     for (const c of wss?.clients ?? []) c.terminate();
     await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
     wss = undefined;
+  });
+
+  it('the run signal closes clients early: no failure counted, the window ends at the stop', async () => {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss?.once('listening', resolve));
+    const { port } = wss.address() as AddressInfo;
+    wss.on('connection', (ws: WebSocket) => ws.on('message', () => ws.send(JSON.stringify({ type: 'subscribed', all: true, imeis: [] }))));
+    const stop = new AbortController();
+    const ctx = context(`http://127.0.0.1:${port}`, { clients: 2, durationMs: 3000, graceMs: 100 }, { signal: stop.signal }, { intervalMs: 100, recordsPerPacket: 1 });
+    setTimeout(() => stop.abort(), 700);
+    await runWsClients(ctx);
+    const stoppedAfter = Date.now() - ctx.testStartMs;
+    expect(stoppedAfter).toBeLessThan(1000);
+    expect(count(ctx.stats, 'ws_connects')).toBe(2);
+    expect(count(ctx.stats, 'ws_errors')).toBe(0);
+    // per client, ~0.4 s (subscribed + 100 ms … stop − 100 ms) of 3 devices at 10 records/s: nothing arrived
+    const expected = count(ctx.stats, 'ws_records_expected');
+    expect(expected).toBeGreaterThan(10);
+    expect(expected).toBeLessThan(2 * 3 * 10 * 0.7);
+    expect(count(ctx.stats, 'ws_records_missed')).toBe(expected);
+    expect(ctx.stats.gauges.get('ws_clients_connected')).toBe(0);
   });
 
   it('fewer records than expected → missed; a non-JSON message → json; dropped by the server mid-run → dropped', async () => {

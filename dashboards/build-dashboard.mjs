@@ -1,8 +1,10 @@
 // Generates fleetload.json (Grafana dashboard). Run: node dashboards/build-dashboard.mjs
-// Variables: $datasource (Prometheus), $testid (k6 run id), $instance (platform scrape target).
+// Variables: $datasource (Prometheus), $run_id (fleetload run id), $instance (platform scrape target).
 import { writeFileSync } from 'node:fs';
 const P = 'job="fleet-platform",instance=~"$instance"';
-const K = 'testid=~"$testid"';
+// every engine series carries run_id; the engine's process metrics are told apart by its scrape job
+const R = 'run_id=~"$run_id"';
+const E = `job="fleetload-engine",${R}`;
 const RI = '$__rate_interval';
 let id = 0;
 let y = 0;
@@ -24,7 +26,7 @@ const endRow = () => { x = 0; y += 8; };
 const q = (p, m, sel) => `histogram_quantile(${p}, sum by (le) (rate(${m}_bucket{${sel}}[${RI}])))`;
 
 row('Fleet platform');
-ts('Device TCP connections', 'short', [[`sum(tcp_connections_active{${P}})`, 'open'], [`sum(k6_fleet_connected_devices{${K}})`, 'connected (k6)']], 'k6_fleet_connected_devices appears once the scenario reports it.');
+ts('Device TCP connections', 'short', [[`sum(tcp_connections_active{${P}})`, 'open (platform)'], [`sum(fleetload_devices_connected{${R}})`, 'connected (engine)']]);
 ts('Records per second', 'short', [[`sum(rate(telemetry_records_received_total{${P}}[${RI}]))`, 'received'], [`sum(rate(telemetry_records_inserted_total{${P}}[${RI}]))`, 'stored'], [`sum(rate(telemetry_records_duplicate_total{${P}}[${RI}]))`, 'duplicate']]);
 ts('ACK duration (platform)', 's', [[q(0.5, 'tcp_ack_duration_seconds', P), 'p50'], [q(0.95, 'tcp_ack_duration_seconds', P), 'p95'], [q(0.99, 'tcp_ack_duration_seconds', P), 'p99']]);
 endRow();
@@ -37,16 +39,26 @@ ts('Platform memory (RSS)', 'bytes', [[`sum by (instance) (process_resident_memo
 ts('Event-loop lag', 's', [[`max by (instance) (nodejs_eventloop_lag_p99_seconds{${P}})`, 'p99 {{instance}}'], [`max by (instance) (nodejs_eventloop_lag_mean_seconds{${P}})`, 'mean {{instance}}']]);
 endRow();
 
-row('k6 client (by testid)');
-ts('Records per second (k6)', 'short', [[`sum(rate(k6_fleet_records_sent_total{${K}}[${RI}]))`, 'sent'], [`sum(rate(k6_fleet_records_acked_total{${K}}[${RI}]))`, 'ACKed'], [`sum(rate(k6_fleet_records_resent_total{${K}}[${RI}]))`, 'resent']], 'resent appears only once a record was resent.');
-ts('ACK latency (k6, cumulative trend stats)', 's', [[`max(k6_fleet_ack_latency_p50{${K}})`, 'p50'], [`max(k6_fleet_ack_latency_p95{${K}})`, 'p95'], [`max(k6_fleet_ack_latency_p99{${K}})`, 'p99'], [`max(k6_fleet_ack_latency_max{${K}})`, 'max']]);
-ts('Device errors by reason', 'short', [[`sum by (reason) (rate(k6_fleet_device_errors_total{${K}}[${RI}]))`, '{{reason}}']], 'Empty in a clean run: k6 creates the series on the first error.');
+row('Load engine: devices (by run_id)');
+ts('Devices', 'short', [[`sum(fleetload_devices_connected{${R}})`, 'connected (engine)'], [`sum(fleetload_devices_planned{${R}})`, 'planned by the profile'], [`sum(fleetload_records_buffered{${R}})`, 'records buffered']], 'Gauges summed over the engine\'s workers and shards.');
+ts('Records per second (engine)', 'short', [[`sum(rate(fleetload_records_sent_total{${R}}[${RI}]))`, 'sent'], [`sum(rate(fleetload_records_acked_total{${R}}[${RI}]))`, 'ACKed'], [`sum(rate(fleetload_records_resent_total{${R}}[${RI}]))`, 'resent']]);
+ts('ACK latency (engine: ACK time − due time)', 's', [[q(0.5, 'fleetload_ack_latency_seconds', R), 'p50'], [q(0.95, 'fleetload_ack_latency_seconds', R), 'p95'], [q(0.99, 'fleetload_ack_latency_seconds', R), 'p99'], [q(0.95, 'fleetload_record_latency_seconds', R), 'record delivery p95']], 'Per packet from when it was due (open model); record delivery = ACK time − the record\'s own timestamp (outages included).');
 endRow();
-// Logins come in a burst at the start (and after reconnect storms): k6 pushes a counter only when it changed,
-// so rate() over them is empty in quiet periods; the running totals always show.
-ts('Logins and packets (running totals)', 'short', [[`sum(k6_fleet_logins_total{${K}})`, 'logins'], [`sum(k6_fleet_packets_sent_total{${K}})`, 'packets']]);
-ts('Login latency (k6, cumulative)', 's', [[`max(k6_fleet_login_latency_p95{${K}})`, 'p95'], [`max(k6_fleet_login_latency_max{${K}})`, 'max']]);
-ts('WebSocket freshness and API (k6)', 's', [[`max(k6_fleet_ws_freshness_p95{${K}})`, 'WS freshness p95'], [`max by (endpoint) (k6_http_req_duration_p95{${K}})`, 'HTTP p95 {{endpoint}}']], 'Empty unless the profile runs WebSocket/API clients.');
+ts('Device errors by reason', 'short', [[`sum by (reason) (rate(fleetload_device_errors_total{${R}}[${RI}]))`, '{{reason}}']], 'Every reason exists at 0 from the first scrape: a clean run shows flat zeros.');
+ts('Logins, reconnects and packets per second', 'short', [[`sum(rate(fleetload_logins_total{${R}}[${RI}]))`, 'logins'], [`sum(rate(fleetload_reconnects_total{${R}}[${RI}]))`, 'reconnects'], [`sum(rate(fleetload_packets_sent_total{${R}}[${RI}]))`, 'packets sent']]);
+ts('Login latency and send lag (engine)', 's', [[q(0.95, 'fleetload_login_latency_seconds', R), 'login p95'], [q(0.95, 'fleetload_send_lag_seconds', R), 'send lag p95 (generator health)']]);
+endRow();
+
+row('Load engine: API and WebSocket clients (by run_id)');
+ts('API requests per second (client)', 'reqps', [[`sum(rate(fleetload_api_requests_total{${R}}[${RI}]))`, 'requests'], [`sum by (class) (rate(fleetload_api_errors_total{${R}}[${RI}]))`, 'errors {{class}}'], [`sum(rate(fleetload_api_throttled_total{${R}}[${RI}]))`, '429'], [`sum(rate(fleetload_api_dropped_total{${R}}[${RI}]))`, 'dropped (pool full)']], 'Flat zeros when the profile runs no API clients.');
+ts('API latency and error ratio (client)', 's', [[q(0.5, 'fleetload_api_latency_seconds', R), 'p50'], [q(0.95, 'fleetload_api_latency_seconds', R), 'p95'], [q(0.99, 'fleetload_api_latency_seconds', R), 'p99'], [`sum(rate(fleetload_api_errors_total{${R}}[${RI}])) / sum(rate(fleetload_api_requests_total{${R}}[${RI}]))`, 'error ratio']], 'The error ratio is a unitless share on the same axis; empty without API clients.');
+ts('WebSocket freshness (client: receive time − record timestamp)', 's', [[q(0.5, 'fleetload_ws_freshness_seconds', R), 'p50'], [q(0.95, 'fleetload_ws_freshness_seconds', R), 'p95'], [`sum(fleetload_ws_clients_connected{${R}})`, 'clients connected'], [`sum(rate(fleetload_ws_records_missed_total{${R}}[${RI}]))`, 'records missed/s']], 'Empty without WebSocket clients.');
+endRow();
+
+row('Load engine: process (generator health)');
+ts('Engine CPU', 'percentunit', [[`sum by (instance) (rate(process_cpu_seconds_total{${E}}[${RI}]))`, 'CPU {{instance}}']], 'Cores used by the engine process (1 = one core).');
+ts('Engine memory (RSS)', 'bytes', [[`sum by (instance) (process_resident_memory_bytes{${E}})`, 'RSS {{instance}}']]);
+ts('Engine event-loop delay p99', 's', [[`max by (instance) (fleetload_event_loop_delay_p99_seconds{${R}})`, 'busiest thread {{instance}}'], [`sum(rate(fleetload_generator_errors_total{${R}}[${RI}]))`, 'generator errors/s']], 'A late engine loop sends late: the run is invalid when the generator is the bottleneck.');
 endRow();
 
 row('Database');
@@ -60,11 +72,11 @@ ts('Database health', 'short', [[`min(db_up{${P}})`, 'db up'], [`sum(rate(db_bat
 endRow();
 
 const dashboard = {
-  uid: 'fleetload-main', title: 'fleetload — fleet platform, k6 client, database', tags: ['fleetload', 'k6', 'teltonika'],
+  uid: 'fleetload-main', title: 'fleetload — fleet platform, load engine, database', tags: ['fleetload', 'teltonika'],
   schemaVersion: 39, version: 1, editable: true, refresh: '10s', time: { from: 'now-30m', to: 'now' }, timezone: 'browser',
   templating: { list: [
     { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Prometheus', current: {} },
-    { name: 'testid', type: 'query', label: 'k6 test id', datasource: { type: 'prometheus', uid: '${datasource}' }, query: { query: 'label_values(k6_fleet_records_sent_total, testid)', refId: 'testid' }, definition: 'label_values(k6_fleet_records_sent_total, testid)', refresh: 2, sort: 2, includeAll: true, multi: true, allValue: '.*', current: {} },
+    { name: 'run_id', type: 'query', label: 'fleetload run id', datasource: { type: 'prometheus', uid: '${datasource}' }, query: { query: 'label_values(fleetload_records_sent_total, run_id)', refId: 'run_id' }, definition: 'label_values(fleetload_records_sent_total, run_id)', refresh: 2, sort: 2, includeAll: true, multi: true, allValue: '.*', current: {} },
     { name: 'instance', type: 'query', label: 'platform instance', datasource: { type: 'prometheus', uid: '${datasource}' }, query: { query: 'label_values(up{job="fleet-platform"}, instance)', refId: 'instance' }, definition: 'label_values(up{job="fleet-platform"}, instance)', refresh: 2, includeAll: true, multi: true, allValue: '.*', current: {} },
   ] },
   annotations: { list: [] },

@@ -1,7 +1,8 @@
 // `fleetload platform`: runs the reference fleet platform in the foreground. Wiring only; the platform lives
 // in src/platform. Contract: once listening, exactly one JSON line on stdout
 // {"event":"ready","tcpPort":N,"httpPort":N}; every log line goes to stderr; SIGTERM/SIGINT shut down
-// gracefully (flush, pending ACKs, close) and exit 0.
+// gracefully (flush, pending ACKs, close) and exit 0. A crash (uncaught exception, unhandled rejection) stops
+// the embedded PostgreSQL and removes its temporary folder before exiting 1, so no server or folder is left behind.
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
@@ -40,6 +41,18 @@ interface PlatformFlags {
   faultDuplicateRatio?: number;
   faultInsertDelayMs?: number;
   faultTcpResetPerSec?: number;
+  enableAdmin: boolean;
+  maxUnackedPerConn: number;
+  fdReserve: number;
+  httpRequestTimeoutMs: number;
+  httpConnectionTimeoutMs: number;
+  httpBodyLimitBytes: number;
+  maxWsClients: number;
+  wsMaxSubscriptions: number;
+  wsMaxBufferedBytes: number;
+  wsSlowGraceMs: number;
+  wsControlPerSec: number;
+  maxFutureSkewMs: number;
 }
 
 const ratio = (flag: string) => (v: string): number => {
@@ -89,6 +102,18 @@ export function registerPlatform(program: Command): void {
     .option('--allow-imei <imei>', 'only let this IMEI log in (repeatable)', collect, [])
     .option('--allow-imeis-file <path>', 'only let the IMEIs in this file log in (one per line)')
     .option('--api-token-file <path>', 'bearer token for /v1, /admin and /ws (or FLEET_API_TOKEN / FLEET_API_TOKEN_FILE)')
+    .option('--max-unacked-per-conn <n>', 'packets in flight (ACK not yet sent) on one device connection before only that socket is paused', intOption('--max-unacked-per-conn'), d.maxUnackedPerConnection)
+    .option('--fd-reserve <n>', 'file descriptors kept for HTTP/WebSocket/PostgreSQL: device connections are capped at the open-file limit minus this', intOption('--fd-reserve'), d.fdReserve)
+    .option('--http-request-timeout-ms <n>', 'time allowed to receive a whole HTTP request (trickled bodies are cut off)', intOption('--http-request-timeout-ms'), d.requestTimeoutMs)
+    .option('--http-connection-timeout-ms <n>', 'close HTTP sockets idle this long', intOption('--http-connection-timeout-ms'), d.connectionTimeoutMs)
+    .option('--http-body-limit-bytes <n>', 'largest HTTP request body (larger: 413)', intOption('--http-body-limit-bytes'), d.bodyLimitBytes)
+    .option('--max-ws-clients <n>', 'WebSocket clients at once (more: 503)', intOption('--max-ws-clients'), d.maxWsClients)
+    .option('--ws-max-subscriptions <n>', 'IMEIs one WebSocket client may subscribe to', intOption('--ws-max-subscriptions'), d.wsMaxSubscriptions)
+    .option('--ws-max-buffered-bytes <n>', 'unsent bytes per WebSocket client above which records are dropped', intOption('--ws-max-buffered-bytes'), d.wsMaxBufferedBytes)
+    .option('--ws-slow-grace-ms <n>', 'close a WebSocket client that stays above --ws-max-buffered-bytes this long', intOption('--ws-slow-grace-ms'), d.wsSlowGraceMs)
+    .option('--ws-control-per-sec <n>', 'control messages per second per WebSocket client (burst: twice that; more: closed)', intOption('--ws-control-per-sec'), d.wsControlPerSec)
+    .option('--max-future-skew-ms <n>', 'device timestamps later than receive time + this are implausible (not "latest", not in the lag histogram)', intOption('--max-future-skew-ms'), d.maxFutureSkewMs)
+    .option('--enable-admin', 'serve /admin/* (fault knobs, device link drop); needs an API token unless --host is loopback', false)
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--fault-http-latency-ms <ms>', 'FAULT: extra latency on /v1/* requests', nonNegative('--fault-http-latency-ms'))
     .option('--fault-http-error-ratio <r>', 'FAULT: share of /v1/* requests answered 500', ratio('--fault-http-error-ratio'))
@@ -146,6 +171,18 @@ async function runPlatform(flags: PlatformFlags): Promise<void> {
     allowImeis,
     apiToken,
     faults,
+    enableAdmin: flags.enableAdmin,
+    maxUnackedPerConnection: flags.maxUnackedPerConn,
+    fdReserve: flags.fdReserve,
+    requestTimeoutMs: flags.httpRequestTimeoutMs,
+    connectionTimeoutMs: flags.httpConnectionTimeoutMs,
+    bodyLimitBytes: flags.httpBodyLimitBytes,
+    maxWsClients: flags.maxWsClients,
+    wsMaxSubscriptions: flags.wsMaxSubscriptions,
+    wsMaxBufferedBytes: flags.wsMaxBufferedBytes,
+    wsSlowGraceMs: flags.wsSlowGraceMs,
+    wsControlPerSec: flags.wsControlPerSec,
+    maxFutureSkewMs: flags.maxFutureSkewMs,
   };
   try {
     resolveConfig(options);
@@ -166,6 +203,7 @@ async function runPlatform(flags: PlatformFlags): Promise<void> {
   });
 
   let embedded: { url: string; stop(): Promise<void> } | undefined;
+  installFatalHandlers(log, () => embedded);
   if (!pgUrl) {
     log.info('no --pg-url given: starting an embedded PostgreSQL');
     embedded = await startEmbedded(flags.pgDataDir, log);
@@ -207,6 +245,26 @@ async function runPlatform(flags: PlatformFlags): Promise<void> {
   process.exitCode = 0;
   // Anything a library left open must not keep the process alive after a clean shutdown.
   setTimeout(() => process.exit(0), 500).unref();
+}
+
+/**
+ * The fatal path: an uncaught exception or unhandled rejection leaves the process in an unknown state, so it exits
+ * 1 — but first stops the embedded PostgreSQL (its server and temporary data folder would otherwise outlive us:
+ * the 'exit' hook of children.ts can only SIGKILL the server, never remove its folder). Bounded by 8 s.
+ */
+function installFatalHandlers(log: Logger, embedded: () => { stop(): Promise<void> } | undefined): void {
+  let dying = false;
+  const die = (kind: string) => (err: unknown) => {
+    if (dying) return;
+    dying = true;
+    log.fatal({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, `${kind}: the platform stops`);
+    setTimeout(() => process.exit(1), 8_000).unref();
+    void Promise.resolve(embedded()?.stop())
+      .catch((e: unknown) => log.error({ err: String(e) }, 'embedded PostgreSQL stop failed'))
+      .finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
 }
 
 /** Starts the embedded PostgreSQL (its signal hooks are removed by the helper, so our flush runs first). */

@@ -2,7 +2,9 @@
 // request, never split), flushed by size or age as one multi-row INSERT ... SELECT FROM unnest(...) ON CONFLICT
 // DO NOTHING, and each ticket's callback runs only after its rows are committed. While PostgreSQL fails, the
 // queue is kept (bounded by maxQueuedRecords, enforced by the callers through `full`) and the batch is retried
-// with exponential backoff; nothing is acknowledged meanwhile.
+// with exponential backoff; nothing is acknowledged meanwhile. A batch the database rejects for its data
+// (SQLSTATE class 22/23) is bisected: each half is retried as its own batch until the bad ticket stands alone
+// and is rejected, so one poison record costs O(log n) extra statements instead of one INSERT per ticket.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Faults } from './faults.js';
@@ -25,7 +27,8 @@ export interface WriterRecord {
   io: string | null;
 }
 
-export type CommitResult = { ok: true; committedAt: number } | { ok: false; error: string };
+/** `rejected`: the database refused the records themselves (retrying cannot help), as opposed to being unavailable. */
+export type CommitResult = { ok: true; committedAt: number } | { ok: false; error: string; rejected?: boolean };
 
 export interface Ticket {
   imei: string;
@@ -42,7 +45,6 @@ export interface CommittedBatch {
 
 interface Queued extends Ticket {
   enqueuedAt: number;
-  isolate?: boolean;
 }
 
 export interface BatchWriterOptions {
@@ -52,11 +54,27 @@ export interface BatchWriterOptions {
   maxQueuedRecords: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Plausibility window's future edge: records later than receive time + this are not observed as ingest lag. */
+  maxFutureSkewMs?: number;
 }
 
 /** Device timestamps accepted by the ingest paths: 1970 (Teltonika sends unsigned ms) up to the year 9999. */
 export const MIN_TIMESTAMP_MS = 0;
 export const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Plausibility window of device timestamps: not before 2000-01-01 and not more than `maxFutureSkewMs` after the
+ * server received the record. Records outside it (a device without a GPS fix, a broken clock) are counted and
+ * kept out of "latest position" and of the ingest-lag histogram.
+ */
+export const MIN_PLAUSIBLE_MS = Date.UTC(2000, 0, 1);
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
+
+export function timestampPlausibility(ts: number, receivedAt: number, maxFutureSkewMs: number): 'ok' | 'too_old' | 'future' {
+  if (ts < MIN_PLAUSIBLE_MS) return 'too_old';
+  if (ts > receivedAt + maxFutureSkewMs) return 'future';
+  return 'ok';
+}
 
 const INSERT_SQL = `INSERT INTO telemetry_records
   (device_id, "timestamp", received_at, latitude, longitude, altitude, speed, heading, satellites, priority, event_id, io)
@@ -72,6 +90,9 @@ SELECT id, imei FROM ins UNION ALL SELECT id, imei FROM devices WHERE imei = ANY
 
 export class BatchWriter {
   private queue: Queued[] = [];
+  /** Halves of batches the database rejected for their data, each flushed as its own batch (bisection). */
+  private splits: Queued[][] = [];
+  private lastCommit = 0;
   private queuedRows = 0;
   private inflightRows = 0;
   private inflight = 0;
@@ -98,6 +119,11 @@ export class BatchWriter {
   /** Records received and not yet committed (queued + in flight). */
   get pending(): number {
     return this.queuedRows + this.inflightRows;
+  }
+
+  /** Wall-clock ms of the last successful commit (0 before the first). */
+  get lastCommitAt(): number {
+    return this.lastCommit;
   }
 
   /** True while callers should stop taking new records (TCP pauses sockets, HTTP answers 503). */
@@ -140,7 +166,7 @@ export class BatchWriter {
     }
     clearTimeout(this.ageTimer);
     clearTimeout(this.retryTimer);
-    const left = this.queue.splice(0);
+    const left = [...this.splits.splice(0).flat(), ...this.queue.splice(0)];
     this.queuedRows = 0;
     if (left.length > 0) this.log.error({ tickets: left.length, records: left.reduce((n, t) => n + t.records.length, 0) }, 'shutdown: records left unwritten (database unavailable); they were not acknowledged');
     for (const t of left) t.done({ ok: false, error: 'shutting down' });
@@ -159,10 +185,15 @@ export class BatchWriter {
 
   private schedule(): void {
     if (this.retryTimer) return;
+    while (this.inflight < this.opts.concurrency && this.splits.length > 0) {
+      const batch = this.splits.shift() as Queued[];
+      this.queuedRows -= rowsOf(batch);
+      void this.flush(batch);
+    }
     while (this.inflight < this.opts.concurrency && this.queue.length > 0) {
       const head = this.queue[0];
       const dueByAge = performance.now() - head.enqueuedAt >= this.opts.batchMaxAgeMs;
-      if (!(this.draining || dueByAge || head.isolate || this.queuedRows >= this.opts.batchMaxRows)) break;
+      if (!(this.draining || dueByAge || this.queuedRows >= this.opts.batchMaxRows)) break;
       void this.flush(this.take());
     }
     const head = this.queue.length > 0 && this.inflight < this.opts.concurrency ? this.queue[0] : undefined;
@@ -183,16 +214,11 @@ export class BatchWriter {
   private take(): Queued[] {
     const batch: Queued[] = [];
     let rows = 0;
-    if (this.queue[0].isolate) {
+    while (this.queue.length > 0) {
+      const n = this.queue[0].records.length;
+      if (batch.length > 0 && rows + n > this.opts.batchMaxRows) break;
       batch.push(this.queue.shift() as Queued);
-      rows = batch[0].records.length;
-    } else {
-      while (this.queue.length > 0 && !this.queue[0].isolate) {
-        const n = this.queue[0].records.length;
-        if (batch.length > 0 && rows + n > this.opts.batchMaxRows) break;
-        batch.push(this.queue.shift() as Queued);
-        rows += n;
-      }
+      rows += n;
     }
     this.queuedRows -= rows;
     return batch;
@@ -249,7 +275,14 @@ export class BatchWriter {
       if (extra > 0) this.metrics.recordsFaultDuplicated.inc(extra);
       this.metrics.dbUp.set(1);
       const lag = this.metrics.ingestLag;
-      for (const t of batch) for (const r of t.records) lag.observe((committedAt - r.timestamp) / 1000);
+      const skew = this.opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+      for (const t of batch) {
+        for (const r of t.records) {
+          // an implausible device clock would put years into the lag histogram; such records are counted at ingest
+          if (timestampPlausibility(r.timestamp, t.receivedAt, skew) === 'ok') lag.observe((committedAt - r.timestamp) / 1000);
+        }
+      }
+      this.lastCommit = committedAt;
       if (this.failures > 0) this.log.info({ afterFailures: this.failures }, 'database writes recovered');
       this.failures = 0;
 
@@ -282,23 +315,24 @@ export class BatchWriter {
     const code = (err as { code?: string }).code ?? '';
     const message = err instanceof Error ? err.message : String(err);
     this.metrics.dbBatchErrors.inc();
-    // Data errors (SQLSTATE class 22, 23) would fail again forever: isolate the tickets and drop the bad one.
+    // Data errors (SQLSTATE class 22, 23) would fail again forever: bisect the batch until the bad ticket is alone.
     if (/^2[23]/.test(code)) {
-      if (batch.length === 1 && batch[0].isolate) {
+      if (batch.length === 1) {
+        this.metrics.recordsRejected.inc(batch[0].records.length);
         this.log.error({ code, err: message, imei: batch[0].imei, records: batch[0].records.length }, 'records rejected by the database; not acknowledged');
-        batch[0].done({ ok: false, error: message });
+        batch[0].done({ ok: false, error: message, rejected: true });
         this.updatePressure();
         return;
       }
-      this.log.warn({ code, err: message, tickets: batch.length }, 'batch rejected by the database; retrying its packets one by one');
-      for (const t of batch) t.isolate = true;
-      this.queue.unshift(...batch);
-      this.queuedRows += batch.reduce((n, t) => n + t.records.length, 0);
+      const half = Math.ceil(batch.length / 2);
+      this.log.warn({ code, err: message, tickets: batch.length }, 'batch rejected by the database; retrying it in two halves');
+      this.splits.unshift(batch.slice(0, half), batch.slice(half));
+      this.queuedRows += rowsOf(batch);
       this.updatePressure();
       return;
     }
     this.metrics.dbUp.set(0);
-    this.queue.unshift(...batch);
+    this.splits.unshift(batch);
     this.queuedRows += batch.reduce((n, t) => n + t.records.length, 0);
     this.updatePressure();
     const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(this.failures, 20));
@@ -312,6 +346,10 @@ export class BatchWriter {
       }, delay);
     }
   }
+}
+
+function rowsOf(batch: readonly Queued[]): number {
+  return batch.reduce((n, t) => n + t.records.length, 0);
 }
 
 /** Column arrays of a batch, sent as PostgreSQL array literals (much faster than pg's generic array encoding). */

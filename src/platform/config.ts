@@ -11,8 +11,21 @@
 //   per-IP cap must sit above any single-host run yet still stop a runaway client.
 // - idleTimeoutMs 360 s: devices keep an idle link open for "Open link timeout" (300 s default), so the
 //   server waits a bit longer; loginTimeoutMs 15 s closes sockets that never send a login.
-// - maxFrameBytes 1280: Teltonika's documented maximum AVL packet size.
-import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/teltonika/index.js';
+// - maxFrameBytes 1280: Teltonika's documented maximum AVL packet size; at most MAX_FRAME_BYTES_LIMIT (16 MiB),
+//   the framer's own ceiling: a larger value is refused at start-up instead of crashing on the first device.
+// - maxUnackedPerConnection 4: a Teltonika device waits for each ACK before the next packet, so more than a
+//   few packets in flight on one connection is abuse; that socket alone stops being read until ACKs catch up.
+// - fdReserve 2048: descriptors kept for the HTTP side (API clients, WebSocket clients, PostgreSQL, logs):
+//   device connections are capped at (open-file limit - fdReserve), so devices from one IP cannot starve
+//   /health and /metrics of descriptors.
+// - HTTP: requestTimeoutMs 15 s for a whole request (a trickled body cannot hold a socket for long),
+//   connectionTimeoutMs 30 s of socket inactivity, bodyLimitBytes 1 MiB (1000 records with IO fit easily).
+// - WebSocket: maxWsClients 1000; a client may subscribe to wsMaxSubscriptions IMEIs (10,000); a client whose
+//   unsent data is above wsMaxBufferedBytes (4 MiB) loses records and is closed after wsSlowGraceMs (10 s);
+//   control messages are limited to wsControlPerSec (10/s, burst of twice that).
+// - maxFutureSkewMs 5 min: the plausibility window for device timestamps is [2000-01-01, receive time + 5 min].
+// - enableAdmin off: /admin/* (fault injection) exists only when enabled; off loopback it also needs a token.
+import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from '../protocol/teltonika/index.js';
 import type { FaultSettings } from './faults.js';
 
 export interface PlatformConfig {
@@ -40,6 +53,22 @@ export interface PlatformConfig {
   faults: Partial<FaultSettings>;
   /** Collect prom-client's default process metrics (on by default). */
   defaultMetrics: boolean;
+  /** Packets received on one connection whose ACK is not yet written before that socket is paused. */
+  maxUnackedPerConnection: number;
+  /** Descriptors reserved for everything but device connections (see the header). */
+  fdReserve: number;
+  /** Serve /admin/* (fault knobs, link drop). Off by default; needs apiToken unless host is loopback. */
+  enableAdmin: boolean;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxWsClients: number;
+  wsMaxSubscriptions: number;
+  wsMaxBufferedBytes: number;
+  wsSlowGraceMs: number;
+  wsControlPerSec: number;
+  /** Device timestamps later than receive time + this are implausible (counted, kept out of latest and lag). */
+  maxFutureSkewMs: number;
 }
 
 export const DEFAULTS: Omit<PlatformConfig, 'pgUrl' | 'faults'> = {
@@ -60,6 +89,18 @@ export const DEFAULTS: Omit<PlatformConfig, 'pgUrl' | 'faults'> = {
   retryMaxMs: 5_000,
   shutdownTimeoutMs: 8_000,
   defaultMetrics: true,
+  maxUnackedPerConnection: 4,
+  fdReserve: 2048,
+  enableAdmin: false,
+  requestTimeoutMs: 15_000,
+  connectionTimeoutMs: 30_000,
+  bodyLimitBytes: 1024 * 1024,
+  maxWsClients: 1000,
+  wsMaxSubscriptions: 10_000,
+  wsMaxBufferedBytes: 4 * 1024 * 1024,
+  wsSlowGraceMs: 10_000,
+  wsControlPerSec: 10,
+  maxFutureSkewMs: 300_000,
 };
 
 export type PlatformOptions = Partial<PlatformConfig> & { pgUrl: string };
@@ -80,6 +121,17 @@ const INT_FIELDS = [
   'retryBaseMs',
   'retryMaxMs',
   'shutdownTimeoutMs',
+  'maxUnackedPerConnection',
+  'fdReserve',
+  'requestTimeoutMs',
+  'connectionTimeoutMs',
+  'bodyLimitBytes',
+  'maxWsClients',
+  'wsMaxSubscriptions',
+  'wsMaxBufferedBytes',
+  'wsSlowGraceMs',
+  'wsControlPerSec',
+  'maxFutureSkewMs',
 ] as const;
 
 const MIN: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
@@ -92,6 +144,21 @@ const MIN: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
   poolSize: 2,
   retryBaseMs: 1,
   retryMaxMs: 1,
+  maxUnackedPerConnection: 1,
+  requestTimeoutMs: 100,
+  connectionTimeoutMs: 100,
+  bodyLimitBytes: 1024,
+  maxWsClients: 1,
+  wsMaxSubscriptions: 1,
+  wsMaxBufferedBytes: 1024,
+  wsControlPerSec: 1,
+};
+
+const MAX: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
+  tcpPort: 65535,
+  httpPort: 65535,
+  maxFrameBytes: MAX_FRAME_BYTES_LIMIT,
+  bodyLimitBytes: 64 * 1024 * 1024,
 };
 
 /** Fills defaults and checks ranges; throws an Error with a message meant for a person. */
@@ -101,12 +168,35 @@ export function resolveConfig(opts: PlatformOptions, env: NodeJS.ProcessEnv = pr
   for (const f of INT_FIELDS) {
     const v = cfg[f];
     const min = MIN[f] ?? 0;
-    if (!Number.isInteger(v) || v < min) throw new Error(`${f} must be an integer >= ${min} (got ${String(v)})`);
+    const max = MAX[f] ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new Error(`${f} must be an integer from ${min} to ${max} (got ${String(v)})${f === 'maxFrameBytes' ? ': the Teltonika framer supports frames up to that size' : ''}`);
+    }
   }
-  if (cfg.tcpPort > 65535 || cfg.httpPort > 65535) throw new Error('ports must be <= 65535');
   if (cfg.poolSize <= cfg.writerConcurrency) throw new Error('poolSize must be larger than writerConcurrency (the API needs connections too)');
   if (cfg.apiToken === undefined && env.FLEET_API_TOKEN) cfg.apiToken = env.FLEET_API_TOKEN;
+  if (cfg.enableAdmin && cfg.apiToken === undefined && !isLoopback(cfg.host)) {
+    throw new Error(`enableAdmin on ${cfg.host} needs an API token: fault injection must not be open to the network (set FLEET_API_TOKEN or listen on 127.0.0.1)`);
+  }
   return cfg;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Device connections this process can hold: `maxConnections`, but never more than the open-file limit minus
+ * fdReserve, so that the HTTP side (health, metrics, API, WebSocket, PostgreSQL) always has descriptors left.
+ * Throws when the limit leaves no room at all.
+ */
+export function deviceConnectionCap(cfg: Pick<PlatformConfig, 'maxConnections' | 'fdReserve'>, openFileLimit: number | undefined): number {
+  if (openFileLimit === undefined) return cfg.maxConnections;
+  const room = openFileLimit - cfg.fdReserve;
+  if (room < 1) {
+    throw new Error(`the open-file limit (${openFileLimit}) leaves no descriptors for devices after fdReserve ${cfg.fdReserve}: raise ulimit -n or lower fdReserve`);
+  }
+  return Math.min(cfg.maxConnections, room);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

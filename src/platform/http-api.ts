@@ -1,12 +1,16 @@
 // HTTP API (Fastify): health, Prometheus metrics, fleet/device queries, JSON location ingest through the same
 // batch writer as TCP, and the fault knobs. /v1/*, /admin/* and /ws need `Authorization: Bearer <token>` when a
 // token is configured (/ws also takes ?token=). Fault knobs for HTTP apply to /v1/* only.
+// Against hostile clients: no type coercion (null is not 0, true is not 1; query numbers are digit strings), strings
+// checked for what PostgreSQL accepts (no NUL, no lone surrogate), request/body time and size limits, /admin/*
+// only when enabled, and error bodies that name their status (404, 405, 413, ...).
 import { timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, type BatchWriter, type CommitResult, type WriterRecord } from './batch-writer.js';
+import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, timestampPlausibility, type BatchWriter, type CommitResult, type WriterRecord } from './batch-writer.js';
 import { parseFaults, type Faults } from './faults.js';
 import type { Metrics } from './metrics.js';
 import type { WsFeed } from './ws-feed.js';
@@ -23,9 +27,40 @@ export interface HttpApiDeps {
   status: () => Record<string, unknown>;
   /** Fault: drop every device TCP link (and refuse new ones for refuseMs); returns how many were dropped. */
   disconnectDevices?: (refuseMs: number) => number;
+  /** Serve /admin/* (fault injection); off unless enabled. */
+  enableAdmin?: boolean;
+  limits?: Partial<HttpLimits>;
+}
+
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxFutureSkewMs: number;
+  /** Writer queue size at which /health says "behind". */
+  maxQueuedRecords: number;
+}
+
+const DEFAULT_LIMITS: HttpLimits = {
+  requestTimeoutMs: 15_000,
+  connectionTimeoutMs: 30_000,
+  bodyLimitBytes: 1024 * 1024,
+  maxFutureSkewMs: 300_000,
+  maxQueuedRecords: 100_000,
+};
+
+/** NUL, or a UTF-16 surrogate without its partner: valid in a JS string, refused by PostgreSQL text and jsonb. */
+const PG_UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function pgSafeString(s: string): boolean {
+  return !PG_UNSAFE.test(s);
 }
 
 const IMEI_PATTERN = '^[0-9]{15,16}$';
+/** Query numbers are digit strings checked here (no coercion): `1e20`, `-1` or `1.5` are a 400, never a 500. */
+const UINT_QUERY = (digits: number) => ({ type: 'string', pattern: `^[0-9]{1,${digits}}$` }) as const;
+/** IO elements per record: Teltonika packets carry at most 255. */
+const MAX_IO_ELEMENTS = 255;
 const MAX_RECORDS_PER_REQUEST = 1000;
 
 const recordProps = {
@@ -38,7 +73,7 @@ const recordProps = {
   satellites: { type: 'integer', minimum: 0, maximum: 255 },
   priority: { type: 'integer', minimum: 0, maximum: 2 },
   eventId: { type: 'integer', minimum: 0, maximum: 65535 },
-  io: { type: 'object', additionalProperties: { type: ['number', 'string', 'boolean'] } },
+  io: { type: 'object', maxProperties: MAX_IO_ELEMENTS, additionalProperties: { type: ['number', 'string', 'boolean'], maxLength: 4096 } },
 } as const;
 
 const locationBody = {
@@ -93,12 +128,34 @@ export function parseTime(v: string | number, what: string): number {
   return ms;
 }
 
-function toWriterRecord(r: RecordBody, where: string): WriterRecord {
+/** io as JSON text PostgreSQL's jsonb accepts; throws HttpError 400 naming the bad key. */
+function ioJson(io: Record<string, unknown> | undefined, where: string): string | null {
+  if (!io) return null;
+  const keys = Object.keys(io);
+  if (keys.length === 0) return null;
+  for (const k of keys) {
+    const v = io[k];
+    if (!pgSafeString(k) || (typeof v === 'string' && !pgSafeString(v))) {
+      throw new HttpError(400, `${where}.io: keys and strings must not contain NUL (\\u0000) or a lone UTF-16 surrogate (key ${JSON.stringify(k)})`);
+    }
+  }
+  return JSON.stringify(io);
+}
+
+function toWriterRecord(r: RecordBody, where: string, receivedAt: number, maxFutureSkewMs: number): WriterRecord {
   if (r.timestamp === undefined || r.latitude === undefined || r.longitude === undefined) {
     throw new HttpError(400, `${where} must have timestamp, latitude and longitude (or send a records array)`);
   }
+  const timestamp = parseTime(r.timestamp, `${where}.timestamp`);
+  const plausible = timestampPlausibility(timestamp, receivedAt, maxFutureSkewMs);
+  if (plausible !== 'ok') {
+    throw new ImplausibleTime(
+      plausible,
+      `${where}.timestamp ${new Date(timestamp).toISOString()} is outside the plausibility window (from 2000-01-01 to ${maxFutureSkewMs / 1000} s after receive time)`,
+    );
+  }
   return {
-    timestamp: parseTime(r.timestamp, `${where}.timestamp`),
+    timestamp,
     latitude: r.latitude,
     longitude: r.longitude,
     altitude: r.altitude ?? 0,
@@ -107,8 +164,17 @@ function toWriterRecord(r: RecordBody, where: string): WriterRecord {
     satellites: r.satellites ?? 0,
     priority: r.priority ?? 0,
     eventId: r.eventId ?? 0,
-    io: r.io && Object.keys(r.io).length > 0 ? JSON.stringify(r.io) : null,
+    io: ioJson(r.io, where),
   };
+}
+
+class ImplausibleTime extends HttpError {
+  constructor(
+    readonly reason: 'too_old' | 'future',
+    message: string,
+  ) {
+    super(400, message);
+  }
 }
 
 function tokenMatches(expected: string, given: string | undefined): boolean {
@@ -153,12 +219,32 @@ function rowJson(r: Row) {
 
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { pool, writer, metrics, faults, feed, log, apiToken } = deps;
+  const limits: HttpLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { allowUnionTypes: true, removeAdditional: false } },
+    // coerceTypes off: Ajv's default would store `latitude: null` as 0 and `true` as 1
+    ajv: { customOptions: { allowUnionTypes: true, removeAdditional: false, coerceTypes: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    // Node checks request deadlines only every connectionsCheckingInterval (30 s by default): a trickled body
+    // would otherwise outlive requestTimeout by up to that much.
+    http: {
+      connectionsCheckingInterval: Math.min(1000, limits.requestTimeoutMs),
+      headersTimeout: Math.min(limits.requestTimeoutMs, 60_000),
+    },
+  });
+  // Every route, so that a wrong method on a known path is a 405 with Allow, not a 404.
+  const routes: Array<{ re: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (r) => {
+    const re = new RegExp(`^${r.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}$`);
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const known = routes.find((x) => x.re.source === re.source);
+    if (known) known.methods.push(...methods);
+    else routes.push({ re, methods: [...methods] });
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
 
@@ -190,23 +276,26 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
-    const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
+    let status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
+    if (!(status >= 400 && status <= 599)) status = 500;
+    if (err instanceof ImplausibleTime) metrics.recordsImplausibleTime.inc({ reason: err.reason, path: 'http' });
     if (status >= 500) req.log.error({ err }, 'request failed');
     const message = status >= 500 && !(err instanceof HttpError) ? 'internal error' : err.message;
-    void reply.code(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : 'Bad Request', message });
+    void reply.code(status).send(errorBody(status, message));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const allowed = routes.find((r) => r.re.test(path))?.methods;
+    if (allowed && !allowed.includes(req.method)) {
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(405, `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`));
+    }
+    return reply.code(404).send(errorBody(404, `no route ${req.method} ${path}`));
   });
 
   app.get('/health', async (_req, reply) => {
-    let db = 'up';
-    try {
-      await Promise.race([
-        pool.query('SELECT 1'),
-        new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
-      ]);
-    } catch {
-      db = 'down';
-    }
-    return reply.code(db === 'up' ? 200 : 503).send({ status: db === 'up' ? 'ok' : 'degraded', db, ...deps.status() });
+    const h = await health(pool, writer, limits.maxQueuedRecords);
+    return reply.code(h.status === 'down' ? 503 : 200).send({ ...h, ...deps.status() });
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -221,24 +310,30 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           type: 'object',
           additionalProperties: false,
           properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            limit: UINT_QUERY(5),
+            offset: UINT_QUERY(9),
           },
         },
       },
     },
     async (req) => {
-      const q = req.query as { limit: number; offset: number };
+      const raw = req.query as { limit?: string; offset?: string };
+      const q = { limit: queryInt(raw.limit, 'limit', 1, 10_000, 1000), offset: queryInt(raw.offset, 'offset', 0, 999_999_999, 0) };
       const res = await pool.query(
         `SELECT d.imei, ${ROW_COLUMNS}
            FROM devices d
-           CROSS JOIN LATERAL (SELECT * FROM telemetry_records t WHERE t.device_id = d.id ORDER BY t."timestamp" DESC LIMIT 1) r
+           CROSS JOIN LATERAL (SELECT * FROM telemetry_records t WHERE t.device_id = d.id AND ${PLAUSIBLE('t')} ORDER BY t."timestamp" DESC LIMIT 1) r
           ORDER BY d.id LIMIT $1 OFFSET $2`,
         [q.limit, q.offset],
       );
       return { count: res.rowCount, devices: res.rows.map((r: Row & { imei: string }) => ({ imei: r.imei, ...rowJson(r) })) };
     },
   );
+
+  // "latest" is the newest record whose timestamp lies in the plausibility window (a year-9999 clock never wins)
+  const PLAUSIBLE = (t: string) =>
+    `${t}."timestamp" >= '2000-01-01T00:00:00Z' AND ${t}."timestamp" <= now() + make_interval(secs => ${limits.maxFutureSkewMs / 1000})
+     AND ${t}."timestamp" <= ${t}.received_at + make_interval(secs => ${limits.maxFutureSkewMs / 1000})`;
 
   const imeiParams = { type: 'object', required: ['imei'], properties: { imei: { type: 'string', pattern: IMEI_PATTERN } } } as const;
 
@@ -251,7 +346,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   app.get('/v1/devices/:imei/latest', { schema: { params: imeiParams } }, async (req) => {
     const { imei } = req.params as { imei: string };
     const id = await deviceId(imei);
-    const res = await pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM telemetry_records r WHERE r.device_id = $1 ORDER BY r."timestamp" DESC LIMIT 1`, [id]);
+    const res = await pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM telemetry_records r WHERE r.device_id = $1 AND ${PLAUSIBLE('r')} ORDER BY r."timestamp" DESC LIMIT 1`, [id]);
     if (res.rowCount === 0) throw new HttpError(404, `no records for IMEI ${imei}`);
     return { imei, ...rowJson(res.rows[0]) };
   });
@@ -267,14 +362,15 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           properties: {
             from: { type: 'string' },
             to: { type: 'string' },
-            limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+            limit: UINT_QUERY(5),
           },
         },
       },
     },
     async (req) => {
       const { imei } = req.params as { imei: string };
-      const q = req.query as { from?: string; to?: string; limit: number };
+      const raw = req.query as { from?: string; to?: string; limit?: string };
+      const q = { from: raw.from, to: raw.to, limit: queryInt(raw.limit, 'limit', 1, 10_000, 1000) };
       const from = q.from !== undefined ? parseTime(q.from, 'from') : MIN_TIMESTAMP_MS;
       const to = q.to !== undefined ? parseTime(q.to, 'to') : MAX_TIMESTAMP_MS;
       if (from > to) throw new HttpError(400, 'from must not be after to');
@@ -293,20 +389,31 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.post('/v1/telemetry/location', { schema: { body: locationBody } }, async (req, reply) => {
     const body = req.body as LocationBody;
+    const receivedAt = Date.now();
     const records = body.records
-      ? body.records.map((r, i) => toWriterRecord(r, `body/records/${i}`))
-      : [toWriterRecord(body, 'body')];
+      ? body.records.map((r, i) => toWriterRecord(r, `body/records/${i}`, receivedAt, limits.maxFutureSkewMs))
+      : [toWriterRecord(body, 'body', receivedAt, limits.maxFutureSkewMs)];
     if (writer.full) {
       return reply.code(503).header('retry-after', '1').send({ statusCode: 503, error: 'Service Unavailable', message: 'ingest queue full, retry later' });
     }
     metrics.recordsReceived.inc(records.length);
-    const result = await new Promise<CommitResult>((done) => writer.submit({ imei: body.imei, records, receivedAt: Date.now(), done }));
+    const result = await new Promise<CommitResult>((done) => writer.submit({ imei: body.imei, records, receivedAt, done }));
+    if (!result.ok && result.rejected) {
+      return reply.code(400).send(errorBody(400, `records rejected by the database: ${result.error}`));
+    }
     if (!result.ok) {
       return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: `records not stored: ${result.error}` });
     }
     return { accepted: records.length, committedAt: new Date(result.committedAt).toISOString() };
   });
 
+  if (deps.enableAdmin) registerAdmin(app, faults, deps.disconnectDevices);
+  feed.register(app);
+  return app;
+}
+
+/** Fault injection is an admin act: these routes exist only with enableAdmin (guarded by the token in onRequest). */
+function registerAdmin(app: FastifyInstance, faults: Faults, disconnectDevices: HttpApiDeps['disconnectDevices']): void {
   app.get('/admin/faults', async () => faults.current);
   app.post('/admin/faults', async (req) => {
     try {
@@ -322,10 +429,47 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     if (typeof refuseMs !== 'number' || !Number.isFinite(refuseMs) || refuseMs < 0 || refuseMs > 600_000) {
       throw new HttpError(400, 'refuseMs must be a number of milliseconds from 0 to 600000');
     }
-    if (!deps.disconnectDevices) throw new HttpError(404, 'this platform has no device TCP ingest');
-    return { dropped: deps.disconnectDevices(refuseMs), refuseMs };
+    if (!disconnectDevices) throw new HttpError(404, 'this platform has no device TCP ingest');
+    return { dropped: disconnectDevices(refuseMs), refuseMs };
   });
+}
 
-  feed.register(app);
-  return app;
+function errorBody(status: number, message: string) {
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+}
+
+/** A digit-string query parameter (already matched by the schema) as an integer in range; throws HttpError 400. */
+function queryInt(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `querystring/${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+export interface Health {
+  /** ok; behind: the write queue is deep (ingest slowed, database reachable); down: the database is unreachable */
+  status: 'ok' | 'behind' | 'down';
+  db: 'up' | 'down';
+  queue: { pending: number; max: number; full: boolean };
+}
+
+/**
+ * Tells "behind" from "down": a probe that times out while the writer committed within the last 5 s means the
+ * database is busy, not gone.
+ */
+async function health(pool: pg.Pool, writer: BatchWriter, maxQueued: number): Promise<Health> {
+  let db: Health['db'] = 'up';
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Error('timeout');
+  try {
+    await Promise.race([pool.query('SELECT 1'), new Promise((_, rej) => (timer = setTimeout(() => rej(timeout), 2000)))]);
+  } catch (err) {
+    // a refused or broken connection is "down"; a slow answer while the writer keeps committing is "busy"
+    db = err === timeout && Date.now() - writer.lastCommitAt < 5000 ? 'up' : 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+  const queue = { pending: writer.pending, max: maxQueued, full: writer.full };
+  const behind = queue.full || queue.pending >= maxQueued / 2;
+  return { status: db === 'down' ? 'down' : behind ? 'behind' : 'ok', db, queue };
 }

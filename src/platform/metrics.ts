@@ -62,6 +62,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Records deliberately stored a second time (fault knob duplicateRatio)',
       registers,
     }),
+    recordsRejected: new Counter({
+      name: 'telemetry_records_rejected_total',
+      help: 'Records the database refused for their data (isolated by bisecting the batch; not acknowledged)',
+      registers,
+    }),
+    recordsImplausibleTime: new Counter({
+      name: 'telemetry_records_implausible_time_total',
+      help: 'Records whose device timestamp is outside the plausibility window (before 2000 or too far ahead of receive time), by reason and path; TCP ones are stored and ACKed, HTTP ones answered 400',
+      labelNames: ['reason', 'path'] as const,
+      registers,
+    }),
+    tcpBackpressure: new Counter({
+      name: 'tcp_connection_backpressure_total',
+      help: 'Times one device socket was paused because it had too many packets waiting for their ACK',
+      registers,
+    }),
     dbBatchInsertDuration: new Histogram({
       name: 'db_batch_insert_duration_seconds',
       help: 'Duration of one batch INSERT statement (autocommit, so up to its commit)',
@@ -100,6 +116,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     wsDropped: new Counter({
       name: 'websocket_messages_dropped_total',
       help: 'Records not pushed because a WebSocket client was too slow',
+      registers,
+    }),
+    wsEvictions: new Counter({
+      name: 'websocket_evictions_total',
+      help: 'WebSocket clients closed by the server, by reason (slow: over the buffered-bytes cap past the grace period; control_rate; subscriptions)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    wsRejected: new Counter({
+      name: 'websocket_connections_rejected_total',
+      help: 'WebSocket upgrades refused, by reason',
+      labelNames: ['reason'] as const,
       registers,
     }),
     dbPoolActive: new Gauge({

@@ -1,10 +1,11 @@
 // Wires the reference platform together: PostgreSQL pool + migration, batch writer, TCP ingest, HTTP API,
 // WebSocket feed, metrics and fault knobs; and the graceful shutdown order (stop accepting -> flush ->
 // send pending ACKs -> close connections -> close the pool).
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { BatchWriter } from './batch-writer.js';
-import { describePgUrl, resolveConfig, type PlatformConfig, type PlatformOptions } from './config.js';
+import { deviceConnectionCap, describePgUrl, resolveConfig, type PlatformConfig, type PlatformOptions } from './config.js';
 import { Faults } from './faults.js';
 import { buildHttpApi } from './http-api.js';
 import { createMetrics } from './metrics.js';
@@ -27,9 +28,25 @@ export function defaultLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({ level, base: { service: 'fleetload-platform' } }, pino.destination({ fd: 2, sync: true }));
 }
 
+/** The soft open-file limit of this process (Linux /proc), or undefined where it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line ? Number(line.split(/\s{2,}/)[1]) : Number.NaN;
+    return Number.isSafeInteger(soft) ? soft : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startPlatform(options: StartPlatformOptions): Promise<PlatformHandle> {
   const cfg = resolveConfig(options);
   const log = options.logger ?? defaultLogger();
+  const fdLimit = openFileLimit();
+  const fdCap = deviceConnectionCap(cfg, fdLimit);
+  if (fdCap < cfg.maxConnections || fdCap < cfg.maxConnectionsPerIp) {
+    log.warn({ openFileLimit: fdLimit, fdReserve: cfg.fdReserve, deviceConnections: fdCap }, 'device connections capped by the open-file limit minus the reserve for HTTP');
+  }
   const metrics = createMetrics({ defaultMetrics: cfg.defaultMetrics });
   const pool = new pg.Pool({
     connectionString: cfg.pgUrl,
@@ -60,9 +77,16 @@ export async function startPlatform(options: StartPlatformOptions): Promise<Plat
       maxQueuedRecords: cfg.maxQueuedRecords,
       retryBaseMs: cfg.retryBaseMs,
       retryMaxMs: cfg.retryMaxMs,
+      maxFutureSkewMs: cfg.maxFutureSkewMs,
     });
     metrics.dbUp.set(1);
-    const feed = new WsFeed(metrics, log);
+    const feed = new WsFeed(metrics, log, {
+      maxClients: cfg.maxWsClients,
+      maxSubscriptions: cfg.wsMaxSubscriptions,
+      maxBufferedBytes: cfg.wsMaxBufferedBytes,
+      graceMs: cfg.wsSlowGraceMs,
+      controlPerSec: cfg.wsControlPerSec,
+    });
     writer.onCommitted(feed.onCommitted);
     const tcp = new TcpIngest(
       {
@@ -74,6 +98,9 @@ export async function startPlatform(options: StartPlatformOptions): Promise<Plat
         idleTimeoutMs: cfg.idleTimeoutMs,
         maxFrameBytes: cfg.maxFrameBytes,
         allowImeis: cfg.allowImeis,
+        maxUnackedPerConnection: cfg.maxUnackedPerConnection,
+        fdCap,
+        maxFutureSkewMs: cfg.maxFutureSkewMs,
       },
       writer,
       metrics,
@@ -90,6 +117,14 @@ export async function startPlatform(options: StartPlatformOptions): Promise<Plat
       apiToken: cfg.apiToken,
       status: () => ({ tcpConnections: tcp.connections, websocketClients: feed.size, pendingRecords: writer.pending }),
       disconnectDevices: (refuseMs) => tcp.dropAllConnections(refuseMs),
+      enableAdmin: cfg.enableAdmin,
+      limits: {
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        connectionTimeoutMs: cfg.connectionTimeoutMs,
+        bodyLimitBytes: cfg.bodyLimitBytes,
+        maxFutureSkewMs: cfg.maxFutureSkewMs,
+        maxQueuedRecords: cfg.maxQueuedRecords,
+      },
     });
     cleanups.push(() => app.close());
     const tcpPort = await tcp.listen();
@@ -107,6 +142,8 @@ export async function startPlatform(options: StartPlatformOptions): Promise<Plat
         maxQueuedRecords: cfg.maxQueuedRecords,
         auth: cfg.apiToken ? 'bearer' : 'none',
         allowList: cfg.allowImeis ? cfg.allowImeis.size : 'off',
+        admin: cfg.enableAdmin ? 'on' : 'off',
+        deviceConnections: fdCap,
       },
       'platform listening',
     );

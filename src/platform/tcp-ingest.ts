@@ -1,6 +1,11 @@
 // Device TCP server: one state machine per connection (login -> data), framing and decoding by the protocol
 // library, records handed to the batch writer, and each packet's ACK written only after its records commit,
 // in the order the packets arrived. Malformed input closes that connection only.
+// Back-pressure is per connection first: a device waits for each ACK, so a connection with
+// maxUnackedPerConnection packets in flight stops being read (its further frames wait in a backlog of at most one
+// read chunk) until ACKs catch up; one device sending back to back cannot fill the shared write queue. Only when
+// the queue is full anyway are all logged-in sockets paused; sockets still logging in keep being read so that
+// new devices get their login answer.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
@@ -12,7 +17,7 @@ import {
   type AvlRecord,
   type Frame,
 } from '../protocol/teltonika/index.js';
-import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, type BatchWriter, type CommitResult, type WriterRecord } from './batch-writer.js';
+import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, timestampPlausibility, type BatchWriter, type CommitResult, type WriterRecord } from './batch-writer.js';
 import type { Faults } from './faults.js';
 import type { Metrics } from './metrics.js';
 
@@ -25,6 +30,11 @@ export interface TcpIngestOptions {
   idleTimeoutMs: number;
   maxFrameBytes: number;
   allowImeis?: ReadonlySet<string>;
+  /** Packets in flight (received, ACK not yet written) on one connection before its socket is paused. */
+  maxUnackedPerConnection: number;
+  /** Device connections allowed by the descriptor reserve (open-file limit - fdReserve); refusals count as fd_reserve. */
+  fdCap?: number;
+  maxFutureSkewMs: number;
 }
 
 interface PendingAck {
@@ -65,6 +75,8 @@ class Connection {
   imei = '';
   readonly framer: TeltonikaFramer;
   readonly acks: PendingAck[] = [];
+  /** Frames read but not yet handled because too many packets wait for their ACK (at most one read chunk). */
+  private backlog: Array<{ f: Frame; receivedAt: number; wall: number }> = [];
 
   constructor(
     readonly socket: Socket,
@@ -85,15 +97,34 @@ class Connection {
       this.reject(err);
       return;
     }
-    for (const f of frames) {
-      if ((this.state as Connection['state']) === 'closed') return;
+    for (const f of frames) this.backlog.push({ f, receivedAt, wall });
+    this.pump();
+  }
+
+  /** True while this connection has as many packets in flight as it may. */
+  get blocked(): boolean {
+    return this.acks.length >= this.ingest.opts.maxUnackedPerConnection;
+  }
+
+  /** Handles backlogged frames while the in-flight cap allows, then lets the ingest decide whether to read on. */
+  private pump(): void {
+    while (this.backlog.length > 0 && this.state !== 'closed') {
+      const next = this.backlog[0];
+      if (next.f.type === 'avl' && this.blocked) break;
+      this.backlog.shift();
       try {
-        this.onFrame(f, receivedAt, wall);
+        this.onFrame(next.f, next.receivedAt, next.wall);
       } catch (err) {
         this.reject(err);
         return;
       }
     }
+    if (this.state !== 'closed') this.ingest.updateFlow(this);
+  }
+
+  /** Whether more input is waiting than the in-flight cap lets through. */
+  get backlogged(): boolean {
+    return this.backlog.length > 0 || this.blocked;
   }
 
   private onFrame(f: Frame, receivedAt: number, wall: number): void {
@@ -127,6 +158,10 @@ class Connection {
           if (!(r.timestamp >= MIN_TIMESTAMP_MS && r.timestamp <= MAX_TIMESTAMP_MS)) {
             return this.rejectReason('bad_timestamp', `record timestamp ${r.timestamp} out of range`);
           }
+          // Outside the plausibility window (no GPS fix, broken clock): stored and ACKed, since a device that gets
+          // no ACK resends the same packet forever, but counted and kept out of "latest" and the lag histogram.
+          const plausible = timestampPlausibility(r.timestamp, wall, ingest.opts.maxFutureSkewMs);
+          if (plausible !== 'ok') ingest.metrics.recordsImplausibleTime.inc({ reason: plausible, path: 'tcp' });
           records[i] = toWriterRecord(r);
         }
         ingest.metrics.recordsReceived.inc(records.length);
@@ -152,6 +187,7 @@ class Connection {
       this.socket.write(encodeAck(head.count));
       this.ingest.metrics.tcpAckDuration.observe((performance.now() - head.receivedAt) / 1000);
     }
+    if (this.state !== 'closed') this.pump();
     if (this.acks.length === 0) this.ingest.onAcksFlushed(this);
   }
 
@@ -235,6 +271,7 @@ export class TcpIngest {
       return;
     }
     if (this.conns.size >= this.opts.maxConnections) return this.refuse(socket, 'max_connections');
+    if (this.opts.fdCap !== undefined && this.conns.size >= this.opts.fdCap) return this.refuse(socket, 'fd_reserve');
     const n = this.perIp.get(ip) ?? 0;
     if (n >= this.opts.maxConnectionsPerIp) return this.refuse(socket, 'per_ip_limit');
     this.perIp.set(ip, n + 1);
@@ -266,7 +303,7 @@ export class TcpIngest {
       this.metrics.tcpConnectionsActive.dec();
       this.onAcksFlushed(conn);
     });
-    if (this.pausedForPressure) socket.pause();
+    if (this.shuttingDown) socket.pause();
   }
 
   private refuse(socket: Socket, reason: string): void {
@@ -276,11 +313,22 @@ export class TcpIngest {
   }
 
   private applyFlow(): void {
-    const pause = this.pausedForPressure || this.shuttingDown;
-    for (const c of this.conns) {
-      if (pause) c.socket.pause();
-      else c.socket.resume();
-    }
+    for (const c of this.conns) this.updateFlow(c);
+  }
+
+  /**
+   * @internal Reads from a socket unless: shutting down; it has too many packets in flight (only this device is
+   * slowed); or the shared queue is full and the device is logged in (a login costs the queue nothing, so new
+   * devices are still answered).
+   */
+  updateFlow(c: Connection): void {
+    if (c.state === 'closed' || c.socket.destroyed) return;
+    const own = c.backlogged;
+    const pause = this.shuttingDown || own || (this.pausedForPressure && c.state === 'data');
+    if (pause && !c.socket.isPaused()) {
+      if (own) this.metrics.tcpBackpressure.inc();
+      c.socket.pause();
+    } else if (!pause && c.socket.isPaused()) c.socket.resume();
   }
 
   private setResetRate(perSec: number): void {

@@ -22,12 +22,13 @@ export interface PlatformProcessOptions {
 }
 
 /**
- * Runs the reference platform as its own process (`fleetload platform`), so that fault runs can kill,
+ * Runs the reference platform as its own process (with /admin/* enabled: fault runs drop device links through it;
+ * it listens on loopback only, where the admin routes need no token) (`fleetload platform`), so that fault runs can kill,
  * pause or restart it like a real service, and waits for its one-line JSON ready message on stdout.
  */
 export async function startPlatformProcess(opts: PlatformProcessOptions): Promise<PlatformProcess> {
   const cli = join(repoRoot(), 'dist', 'cli.js');
-  const args = [cli, 'platform', '--host', '127.0.0.1', '--tcp-port', String(opts.tcpPort ?? 0), '--http-port', String(opts.httpPort ?? 0), ...(opts.extraArgs ?? [])];
+  const args = [cli, 'platform', '--host', '127.0.0.1', '--tcp-port', String(opts.tcpPort ?? 0), '--http-port', String(opts.httpPort ?? 0), '--enable-admin', ...(opts.extraArgs ?? [])];
   const child = spawnTracked(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PG_URL: opts.pgUrl },

@@ -1,6 +1,10 @@
 // Shared helpers for the platform tests: a fresh database per test on one embedded server per file, an
 // in-process platform on free ports, a raw-socket Teltonika device, and a Prometheus text scraper.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/stack/postgres.js';
@@ -270,4 +274,41 @@ export function usePlatformFixture(label?: string) {
     return { url, p };
   }
   return { setup, server, platforms };
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The built CLI: dist/cli.js when the whole project builds, else a small entry with only `platform`. */
+export async function cliEntry(): Promise<string> {
+  try {
+    execFileSync(process.execPath, ['build.mjs'], { cwd: ROOT, stdio: 'ignore' });
+    if (existsSync(join(ROOT, 'dist', 'cli.js'))) return join(ROOT, 'dist', 'cli.js');
+  } catch {
+    // other parts of the CLI may not build yet
+  }
+  const out = join(ROOT, '.cache', `platform-cli-test-${process.pid}.mjs`);
+  await build({
+    stdin: {
+      contents: `import { Command, CommanderError } from 'commander';
+import { registerPlatform } from './src/cli/platform.ts';
+import { FleetloadError } from './src/core/errors.ts';
+const program = new Command('fleetload').exitOverride();
+registerPlatform(program);
+try { await program.parseAsync(process.argv); } catch (e) {
+  if (e instanceof FleetloadError) { process.stderr.write('fleetload: ' + e.message + '\\n'); process.exitCode = e.exitCode; }
+  else if (e instanceof CommanderError) { process.exitCode = e.exitCode === 0 ? 0 : 2; }
+  else { process.stderr.write(String(e) + '\\n'); process.exitCode = 3; }
+}`,
+      resolveDir: ROOT,
+      loader: 'ts',
+    },
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'silent',
+  });
+  return out;
 }

@@ -1,11 +1,10 @@
 // PostgreSQL outages, backpressure and graceful shutdown (in-process close() and the CLI under SIGTERM).
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CuttableProxy, eventually, freshDb, metricValue, nextImei, packet, query, RawDevice, records, sleep, startTestPlatform, usePlatformFixture } from './helpers.js';
+import { CuttableProxy, cliEntry, eventually, freshDb, metricValue, nextImei, packet, query, RawDevice, records, sleep, startTestPlatform, usePlatformFixture } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const fixture = usePlatformFixture();
@@ -123,39 +122,6 @@ describe('graceful shutdown', () => {
   });
 });
 
-/** The built CLI: dist/cli.js when the whole project builds, else a small entry with only `platform`. */
-async function cliEntry(): Promise<string> {
-  try {
-    execFileSync(process.execPath, ['build.mjs'], { cwd: ROOT, stdio: 'ignore' });
-    if (existsSync(join(ROOT, 'dist', 'cli.js'))) return join(ROOT, 'dist', 'cli.js');
-  } catch {
-    // other parts of the CLI may not build yet
-  }
-  const out = join(ROOT, '.cache', 'platform-cli-test.mjs');
-  await build({
-    stdin: {
-      contents: `import { Command } from 'commander';
-import { registerPlatform } from './src/cli/platform.ts';
-import { FleetloadError } from './src/cli/errors.ts';
-const program = new Command('fleetload').exitOverride();
-registerPlatform(program);
-try { await program.parseAsync(process.argv); } catch (e) {
-  if (e instanceof FleetloadError) { process.stderr.write('fleetload: ' + e.message + '\\n'); process.exitCode = e.exitCode; }
-  else { process.stderr.write(String(e) + '\\n'); process.exitCode = 3; }
-}`,
-      resolveDir: ROOT,
-      loader: 'ts',
-    },
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  return out;
-}
 
 function runCli(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [entry, 'platform', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -33,9 +33,9 @@ describe('HTML report of a real stepped run', () => {
     const s = readSeries(run!.runDir)!;
     expect(s.stepSeconds).toBeGreaterThan(0);
     const byId = Object.fromEntries(s.queries.map((q) => [q.id, q]));
-    for (const id of ['k6_records_sent', 'k6_records_acked', 'platform_inserted', 'ack_duration', 'batch_duration', 'tcp_connections']) {
+    for (const id of ['engine_records_sent', 'engine_records_acked', 'engine_ack_latency', 'engine_devices_connected', 'platform_inserted', 'ack_duration', 'batch_duration', 'tcp_connections']) {
       expect(byId[id]?.status, `${id}: ${byId[id]?.query} ${byId[id]?.error ?? ''}`).toBe('ok');
-      expect(byId[id].query).toContain(id.startsWith('k6_') ? `testid="${run!.runId}"` : 'job="fleet-platform"');
+      expect(byId[id].query).toContain(id.startsWith('engine_') ? `run_id="${run!.runId}"` : 'job="fleet-platform"');
     }
     expect(existsSync(join(run!.runDir, 'db-stats.json'))).toBe(true);
   });
@@ -44,8 +44,8 @@ describe('HTML report of a real stepped run', () => {
     const c = out.capacity;
     expect(c.stepped).toBe(true);
     expect(c.steps.map((s) => s.metrics.devices)).toEqual([4, 8, 16]);
-    // one record per device per second while k6 sends; a stage starts when k6 starts its scenarios and the
-    // stack waits for Prometheus's first scrape, so the steady rate is near devices/s (1 s scrapes blur it a little)
+    // one record per device per second while the engine sends; a stage starts when the engine starts its devices and
+    // the stack waits for Prometheus's first scrape, so the steady rate is near devices/s (1 s scrapes blur it a little)
     const rates = c.steps.map((s) => s.metrics.storedRate as number);
     for (const [i, s] of c.steps.entries()) {
       expect(rates[i]).toBeGreaterThan(s.metrics.devices * 0.5);

@@ -14,7 +14,7 @@ const manifest: RunManifest = {
   runId: 'smoke-20250101-abc', profile: 'smoke', seed: 1, startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:30.000Z',
   stages: [{ name: 'steady', start: '2025-01-01T00:00:00.000Z', end: '2025-01-01T00:00:30.000Z', devices: 20 }],
   devices: 20, imeis: ['356307042441013'], target: { tcp: '127.0.0.1:5027', embedded: true }, prometheus: { url: 'http://127.0.0.1:9090' },
-  versions: { fleetload: '0.1.0', k6: 'v1.0.0' }, k6: { exitCode: 0, summaryFile: 'k6-summary.json' },
+  versions: { fleetload: '0.1.0', node: 'v20.0.0' }, engine: { exitCode: 0, summaryFile: 'engine-summary.json' },
 };
 
 function sampleReport(): Report {
@@ -22,11 +22,11 @@ function sampleReport(): Report {
     `version: 1
 total: { pass: 90, warning: 75 }
 objectives:
-  - { id: ack_latency_p95, description: "ACK p95 <with> & 'quotes' | pipe", source: k6, query: metrics.a.values.count, unit: ms, pass: "< 1000", warning: "< 2000", key: true }
-  - { id: login_p95, description: d, source: k6, query: metrics.b.values.count, unit: ms, pass: "< 1000", warning: "< 2000" }
-  - { id: missing_records, description: d, source: k6, query: metrics.c.values.count, unit: records, pass: "== 0" }
-  - { id: api_p95, description: d, source: k6, query: metrics.d.values.count, unit: s, pass: "< 0.5", onNoData: skip }
-  - { id: acked, description: d, source: k6, query: metrics.e.values.count, unit: records, reportOnly: true }
+  - { id: ack_latency_p95, description: "ACK p95 <with> & 'quotes' | pipe", source: engine, query: ackLatencyMs.p95, unit: ms, pass: "< 1000", warning: "< 2000", key: true }
+  - { id: login_p95, description: d, source: engine, query: loginLatencyMs.p95, unit: ms, pass: "< 1000", warning: "< 2000" }
+  - { id: missing_records, description: d, source: engine, query: records.lost, unit: records, pass: "== 0" }
+  - { id: api_p95, description: d, source: engine, query: api.latencyMs.p95, unit: s, pass: "< 0.5", onNoData: skip }
+  - { id: acked, description: d, source: engine, query: records.acked, unit: records, reportOnly: true }
   - { id: lag, description: d, source: prometheus, query: sum(x), unit: s, pass: "< 2", stages: true }
 `,
     'slo.yaml',

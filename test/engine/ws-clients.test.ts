@@ -108,23 +108,23 @@ describe('against the reference platform', () => {
 
   it('401 on the upgrade (no token) and nothing listening: refused, and the whole window counts as missed', async () => {
     const { p } = await fx.setup({ apiToken: 'sesame' });
-    const unauthorised = context(`http://127.0.0.1:${p.httpPort}`, { clients: 2, tokenEnv: 'WS_TOKEN' });
     const port = await freePort();
-    const nobody = context(`http://127.0.0.1:${port}`, { clients: 2 });
+    const unauthorised = context(`http://127.0.0.1:${p.httpPort}`, { clients: 2, durationMs: 3000, tokenEnv: 'WS_TOKEN' });
+    const nobody = context(`http://127.0.0.1:${port}`, { clients: 2, durationMs: 3000 });
     const t0 = Date.now();
     await Promise.all([runWsClients(unauthorised), runWsClients(nobody)]);
     // a client that cannot connect does not wait for its close time
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(2000);
     for (const ctx of [unauthorised, nobody]) {
       expect(count(ctx.stats, 'ws_errors', { reason: 'refused' })).toBe(2);
       expect(count(ctx.stats, 'ws_connects')).toBe(0);
       expect(count(ctx.stats, 'ws_records_received')).toBe(0);
-      // both clients: all 3 devices from the attempt + grace to the close − grace (~1.1 s × 10 records/s × 3)
+      // both clients: all 3 devices from the attempt + grace to the close − grace (~2.6 s × 10 records/s × 3)
       const expected = count(ctx.stats, 'ws_records_expected');
-      const full = expectedRecords(ctx.config, ctx.testStartMs, [0, 1, 2], ctx.testStartMs + 200, ctx.testStartMs + 1300);
+      const full = expectedRecords(ctx.config, ctx.testStartMs, [0, 1, 2], ctx.testStartMs + 200, ctx.testStartMs + 2800);
       expect(expected).toBeGreaterThanOrEqual(2 * full - 12);
       expect(expected).toBeLessThanOrEqual(2 * full);
-      expect(full).toBeGreaterThan(25);
+      expect(full).toBeGreaterThan(60);
       expect(count(ctx.stats, 'ws_records_missed')).toBe(expected);
     }
   });
@@ -152,17 +152,17 @@ describe('against a misbehaving feed', () => {
     const { port } = wss.address() as AddressInfo;
     wss.on('connection', (ws: WebSocket) => ws.on('message', () => ws.send(JSON.stringify({ type: 'subscribed', all: true, imeis: [] }))));
     const stop = new AbortController();
-    const ctx = context(`http://127.0.0.1:${port}`, { clients: 2, durationMs: 3000, graceMs: 100 }, { signal: stop.signal }, { intervalMs: 100, recordsPerPacket: 1 });
+    const ctx = context(`http://127.0.0.1:${port}`, { clients: 2, durationMs: 4000, graceMs: 100 }, { signal: stop.signal }, { intervalMs: 100, recordsPerPacket: 1 });
     setTimeout(() => stop.abort(), 700);
     await runWsClients(ctx);
     const stoppedAfter = Date.now() - ctx.testStartMs;
-    expect(stoppedAfter).toBeLessThan(1000);
+    expect(stoppedAfter).toBeLessThan(2500);
     expect(count(ctx.stats, 'ws_connects')).toBe(2);
     expect(count(ctx.stats, 'ws_errors')).toBe(0);
-    // per client, ~0.4 s (subscribed + 100 ms … stop − 100 ms) of 3 devices at 10 records/s: nothing arrived
+    // per client, subscribed + 100 ms … stop − 100 ms of 3 devices at 10 records/s (not up to the 4 s close): nothing arrived
     const expected = count(ctx.stats, 'ws_records_expected');
     expect(expected).toBeGreaterThan(10);
-    expect(expected).toBeLessThan(2 * 3 * 10 * 0.7);
+    expect(expected).toBeLessThanOrEqual(2 * 3 * 10 * (stoppedAfter / 1000) + 6);
     expect(count(ctx.stats, 'ws_records_missed')).toBe(expected);
     expect(ctx.stats.gauges.get('ws_clients_connected')).toBe(0);
   });
@@ -191,10 +191,10 @@ describe('against a misbehaving feed', () => {
       });
     });
     // one client with subscribe = 2 watches devices 0 and 1
-    const ctx = context(`http://127.0.0.1:${port}`, { clients: 1, subscribe: 2, durationMs: 1500, graceMs: 200 }, {}, { intervalMs: 100, recordsPerPacket: 1 });
+    const ctx = context(`http://127.0.0.1:${port}`, { clients: 1, subscribe: 2, durationMs: 3000, graceMs: 200 }, {}, { intervalMs: 100, recordsPerPacket: 1 });
     const t0 = Date.now();
     await runWsClients(ctx);
-    expect(Date.now() - t0).toBeLessThan(1200); // resolved at the drop, not at the close time
+    expect(Date.now() - t0).toBeLessThan(2000); // resolved at the drop, not at the close time
     expect(subscribe).toEqual({ subscribe: [imeiForIndex(fleet.seed, 0), mine] });
     expect(count(ctx.stats, 'ws_errors', { reason: 'dropped' })).toBe(1);
     expect(count(ctx.stats, 'ws_errors', { reason: 'json' })).toBe(1);
@@ -204,10 +204,10 @@ describe('against a misbehaving feed', () => {
     // expected: devices 0 and 1 from the subscription + grace to the close − grace, although the client was dropped
     const expected = count(ctx.stats, 'ws_records_expected');
     const t = ctx.testStartMs;
-    const most = expectedRecords(ctx.config, t, [0, 1], subscribedAt + 200, t + 1300);
+    const most = expectedRecords(ctx.config, t, [0, 1], subscribedAt + 200, t + 2800);
     expect(expected).toBeLessThanOrEqual(most);
     expect(expected).toBeGreaterThanOrEqual(most - 2);
-    expect(expected).toBeGreaterThan(15);
+    expect(expected).toBeGreaterThan(40);
     expect(count(ctx.stats, 'ws_records_missed')).toBe(expected - 4);
     expect(ctx.stats.gauges.get('ws_clients_connected')).toBe(0);
     expect(ctx.stats.recorders.get('ws_freshness')?.count).toBe(6);

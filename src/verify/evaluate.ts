@@ -18,6 +18,8 @@ export interface Measurement {
   reason?: string;
   /** Sample count from samplesQuery, when the objective has one (null = the samples query had no data). */
   samples?: number | null;
+  /** Why samples is null. */
+  samplesReason?: string;
   /** Expanded query, for the report. */
   query?: string;
   /** Set when the objective does not apply to this run (its appliesIf is false): shown, never scored. */
@@ -64,8 +66,9 @@ function judgeValue(o: Objective, m: Measurement, baseline?: number | null): Jud
   if (o.samplesQuery !== undefined) {
     const min = o.minSamples ?? 1;
     const samples = m.samples === undefined || m.samples === null || !Number.isFinite(m.samples) ? null : m.samples;
-    if (samples === null || samples < min)
-      noData = `${samples === null ? 'no' : samples} sample${samples === 1 ? '' : 's'} (${o.samplesQuery}), fewer than minSamples ${min}${samples === 0 ? ': nothing completed' : ''}`;
+    if (samples === null) noData = `no sample count (${o.samplesQuery}: ${m.samplesReason ?? 'no data'})`;
+    else if (samples < min)
+      noData = `${samples} sample${samples === 1 ? '' : 's'} (${o.samplesQuery}), fewer than minSamples ${min}${samples === 0 ? ': nothing completed' : ''}`;
     else if (value === null)
       // Enough samples but no value: the query is broken, not the traffic missing. Never excused by policy.
       return {

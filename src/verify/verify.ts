@@ -122,7 +122,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
       const m = { ...(await measure(o, o.query, ctx)), ...applicability(o) };
       if (o.samplesQuery === undefined) return m;
       const s = await measure(o, o.samplesQuery, ctx);
-      return { ...m, samples: s.value };
+      return { ...m, samples: s.value, ...(s.value === null && s.reason ? { samplesReason: s.reason } : {}) };
     };
     // appliesIf: a client the profile configured must show data; one it did not is not scored
     const applicability = (o: Objective): Pick<Measurement, 'notApplicable' | 'required'> => {

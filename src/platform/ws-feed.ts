@@ -105,6 +105,7 @@ export class WsFeed {
   }
 
   private onMessage(client: Client, data: unknown, isBinary: boolean): unknown {
+    if (client.ws.readyState !== client.ws.OPEN) return; // closing: frames already read are ignored
     if (isBinary) return client.ws.close(1003, 'binary messages are not supported');
     if (!this.takeToken(client)) return this.evict(client, 'control_rate', 'too many control messages');
     let msg: unknown;

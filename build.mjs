@@ -1,6 +1,5 @@
-// Bundles everything fleetload runs: Node entry points into dist/, k6 scenarios into dist/scenarios/.
-// k6 is not Node and cannot resolve node_modules, so each scenario becomes one self-contained ES module
-// with only k6's own modules (k6, k6/*) left external.
+// Bundles everything fleetload runs into dist/: the CLI, the engine's worker-thread entry (beside the CLI, where
+// src/engine/threads.ts looks for it) and the benchmarks. Dependencies stay external (node_modules).
 import { build } from 'esbuild';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,9 +7,13 @@ import { join } from 'node:path';
 const root = new URL('.', import.meta.url).pathname;
 const list = (dir, re) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((f) => re.test(f)).map((f) => join(dir, f)) : []);
 
-const nodeEntries = ['src/cli/main.ts', ...list('bench', /\.ts$/)];
+const entries = {
+  cli: 'src/cli/main.ts',
+  'engine-worker': 'src/engine/worker-main.ts',
+  ...Object.fromEntries(list('bench', /\.ts$/).map((e) => [e.replace(/\.ts$/, ''), e])),
+};
 await build({
-  entryPoints: Object.fromEntries(nodeEntries.map((e) => [e === 'src/cli/main.ts' ? 'cli' : e.replace(/\.ts$/, ''), join(root, e)])),
+  entryPoints: Object.fromEntries(Object.entries(entries).map(([out, src]) => [out, join(root, src)])),
   outdir: join(root, 'dist'),
   bundle: true,
   platform: 'node',
@@ -20,17 +23,3 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-
-const scenarioEntries = list('scenarios', /\.ts$/).filter((f) => !f.endsWith('.d.ts'));
-if (scenarioEntries.length > 0) {
-  await build({
-    entryPoints: scenarioEntries.map((e) => join(root, e)),
-    outdir: join(root, 'dist/scenarios'),
-    bundle: true,
-    platform: 'neutral',
-    target: 'es2020',
-    format: 'esm',
-    external: ['k6', 'k6/*'],
-    logLevel: 'warning',
-  });
-}

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCodec } from './codec.js';
 import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
+import { registerGenerate } from './generate.js';
 import { ExitCode, FleetloadError } from '../core/errors.js';
 import { registerPlatform } from './platform.js';
 import { registerReport } from './report.js';
@@ -14,6 +15,7 @@ const program = new Command('fleetload')
   .showHelpAfterError()
   .exitOverride();
 registerRun(program);
+registerGenerate(program);
 registerVerify(program);
 registerReport(program);
 registerCompare(program);

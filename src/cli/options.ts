@@ -12,3 +12,10 @@ export function intOption(flag: string) {
 export const stderrLog = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
+
+/** A comma-separated list, e.g. --source-addresses 127.0.0.2,127.0.0.3 */
+export const listOption = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);

@@ -4,8 +4,7 @@
 import { FLAG_SENT_UNACKED, type LedgerWriter } from '../core/ledger.js';
 import type { Clock } from '../core/clock.js';
 import { DeviceCore, deviceSettings } from '../sim/device.js';
-import { stepScenarios, type FleetConfig } from '../sim/fleet-config.js';
-import { drainMs } from '../sim/k6-options.js';
+import { drainMs, stepRanges, type FleetConfig } from '../sim/fleet-config.js';
 import { runDevice, type DeviceEvents, type SessionTiming } from '../sim/session.js';
 import { tcpDeviceIO, type TcpTarget } from './tcp-link.js';
 import type { Stats } from './stats.js';
@@ -47,7 +46,7 @@ export function sessionTiming(c: FleetConfig, testStartMs: number): SessionTimin
 /** The device indices of one thread, with the time each starts (its step's start). */
 export function sliceDevices(c: FleetConfig, slice: Pick<FleetSlice, 'thread' | 'threads'>): Array<{ index: number; startOffsetMs: number }> {
   const out: Array<{ index: number; startOffsetMs: number }> = [];
-  for (const step of stepScenarios({ ...c, devicesPerVu: 1 })) {
+  for (const step of stepRanges(c)) {
     for (let i = step.from; i < step.to; i++) if (i % slice.threads === slice.thread) out.push({ index: i, startOffsetMs: step.startMs });
   }
   return out;

@@ -41,6 +41,11 @@ export interface EngineOptions {
   fleetloadVersion: string;
   log: (line: string) => void;
   progress?: ProgressSink;
+  /**
+   * Awaited after /metrics is up and the threads are ready, before the start instant is chosen: the embedded run
+   * waits there for Prometheus's first scrape of the engine, so every counter has a 0 sample before the load.
+   */
+  beforeStart?: (metrics: MetricsServer | undefined) => Promise<void>;
   /** called with the start instant once the threads are told to start (fault runner, manifest) */
   onStart?: (testStartMs: number, metrics: MetricsServer | undefined) => void;
 }
@@ -54,6 +59,8 @@ export interface EngineRun {
   /** still serving, so that Prometheus can take its last scrape; the caller closes it */
   metrics?: MetricsServer;
   samples?: GeneratorSamples;
+  /** generator health figures for run.json (rss_peak_mb, cpu_avg_percent_of_machine, send_lag_p95_ms, …) */
+  generatorFigures: Record<string, number>;
 }
 
 const SNAPSHOT_MS = 1000;
@@ -100,6 +107,13 @@ export async function runEngine(o: EngineOptions): Promise<EngineRun> {
     await metrics?.close();
     throw e;
   }
+  try {
+    await o.beforeStart?.(metrics);
+  } catch (e) {
+    await group.terminate();
+    await metrics?.close();
+    throw e;
+  }
   const testStartMs = Math.max(o.startAt ?? 0, clock.now() + 50);
   group.start(testStartMs);
   o.onStart?.(testStartMs, metrics);
@@ -115,7 +129,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineRun> {
   const summary = state.summary(new Date(testStartMs), loadEnd, samples, killedAtLimit);
   const summaryFile = o.outDir ? join(o.outDir, ENGINE_SUMMARY_FILE) : undefined;
   if (summaryFile) writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
-  return { summary, summaryFile, loadStart: new Date(testStartMs), loadEnd, killedAtLimit, metrics, samples };
+  return { summary, summaryFile, loadStart: new Date(testStartMs), loadEnd, killedAtLimit, metrics, samples, generatorFigures: state.figures };
 }
 
 /** API endpoints' series exist at 0 from the first scrape too. */
@@ -156,6 +170,7 @@ class EngineState {
   private readonly fatal: string[] = [];
   private readonly bugs: string[] = [];
   private loopP99MaxMs = 0;
+  figures: Record<string, number> = {};
   private connectedPeak = 0;
   private prev = { at: 0, sent: 0, acked: 0, cpu: process.cpuUsage() };
   private readonly mainLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -254,6 +269,7 @@ class EngineState {
       samples,
       this.o.thresholds,
     );
+    this.figures = assessed.figures;
     const reasons = [...assessed.invalidReasons, ...this.fatal];
     if (killedAtLimit) reasons.push(`the engine was stopped at its hard time limit (${Math.round(this.o.hardLimitMs / 1000)} s): devices did not finish by themselves`);
     for (const b of this.bugs) this.o.log(`engine bug: ${b}`);

@@ -1,7 +1,7 @@
 // Starts the engine threads and relays their reports. Worker threads by default (one per core): devices are
 // independent, so they spread over cores with nothing shared but the counts they report. `--workers 0` runs the
 // devices in the main thread (one core; handy for debugging and for tests of the TypeScript sources).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -22,7 +22,11 @@ export interface ThreadGroup {
 /** The worker entry: beside the bundled CLI in dist/, or bundled now from the sources when running TypeScript. */
 async function workerScript(): Promise<URL> {
   const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith('.ts')) return new URL('./engine-worker.js', here);
+  if (!here.pathname.endsWith('.ts')) {
+    // dist/cli.js and dist/bench/*.js both bundle this file; the worker entry sits at dist/engine-worker.js
+    const beside = new URL('./engine-worker.js', here);
+    return existsSync(beside) ? beside : new URL('../engine-worker.js', here);
+  }
   // Tests run the TypeScript sources, never a stale dist/: bundle the worker entry from them.
   const { build } = await import('esbuild');
   const root = join(dirname(fileURLToPath(here)), '..', '..');

@@ -1,4 +1,4 @@
-// From a validated profile (after the CLI's --devices/--duration overrides) to the FleetConfig the k6 scenario runs,
+// From a validated profile (after the CLI's --devices/--duration overrides) to the FleetConfig the engine runs,
 // and from that config to the manifest's stage windows.
 //   --devices N on a stepped profile scales every step proportionally (the last step becomes N);
 //   --duration D scales every hold proportionally; storm times given as percentages follow the duration.
@@ -13,7 +13,7 @@ export interface FleetTarget {
   httpUrl?: string;
 }
 
-/** Stepped device counts scaled to `count` devices and hold times scaled to `durationMs`, as k6 start offsets. */
+/** Stepped device counts scaled to `count` devices and hold times scaled to `durationMs`, as start offsets. */
 export function scaledSteps(steps: NonNullable<Profile['steps']>, count: number, durationMs: number): Array<{ devices: number; startMs: number }> {
   const nominal = steps[steps.length - 1].devices;
   const holdSum = steps.reduce((a, s) => a + s.holdMs, 0);
@@ -30,7 +30,7 @@ export function scaledSteps(steps: NonNullable<Profile['steps']>, count: number,
   return out;
 }
 
-/** What the k6 scenario needs from a validated profile, the run id and where the load goes. */
+/** What the engine needs from a validated profile, the run id and where the load goes. */
 export function fleetConfigFor(profile: Profile, runId: string, target: FleetTarget): FleetConfig {
   const durationMs = Math.ceil(profile.durationMs / 1000) * 1000;
   const d = profile.devices;
@@ -42,7 +42,6 @@ export function fleetConfigFor(profile: Profile, runId: string, target: FleetTar
     intervalMs: d.intervalMs,
     recordsPerPacket: d.recordsPerPacket,
     codec: d.codec,
-    devicesPerVu: d.devicesPerVu,
     ackTimeoutMs: d.ackTimeoutMs,
     reconnectBaseMs: d.reconnectBaseMs,
     reconnectMaxMs: d.reconnectMaxMs,
@@ -54,7 +53,6 @@ export function fleetConfigFor(profile: Profile, runId: string, target: FleetTar
     replayOrder: d.replayOrder ?? 'oldest-first',
     keepAliveMs: d.keepAliveMs ?? 0,
     bufferLimit: d.bufferLimit ?? 100_000,
-    trendSampleEvery: profile.trendSampleEvery ?? 1,
   };
   if (d.linkDrops) config.linkDrops = d.linkDrops;
   if (d.storm) {
@@ -81,8 +79,7 @@ export function fleetConfigFor(profile: Profile, runId: string, target: FleetTar
         : { rate: a.rate ?? 1 }),
       startMs,
       durationMs: apiMs,
-      preAllocatedVUs: a.preAllocatedVUs,
-      maxVUs: a.maxVUs,
+      connections: a.connections,
       timeoutMs: a.timeoutMs,
     };
   }
@@ -100,29 +97,3 @@ export function fleetConfigFor(profile: Profile, runId: string, target: FleetTar
   }
   return config;
 }
-
-/**
- * The stage windows of a run, for the manifest: one stage per step ("step-1", … with the step's device count), or
- * one "steady" stage. `loadStartedAt` is when k6 started its scenarios (default startedAt, which is slightly earlier:
- * k6 needs a moment to start); the last stage ends at endedAt.
- */
-export function stagesOf(config: FleetConfig, startedAt: Date, endedAt: Date, loadStartedAt: Date = startedAt): RunManifest['stages'] {
-  if (!config.steps || config.steps.length === 0) {
-    return [{ name: 'steady', start: startedAt.toISOString(), end: endedAt.toISOString(), devices: config.devices }];
-  }
-  const t0 = loadStartedAt.getTime();
-  const end = endedAt.getTime();
-  return config.steps.map((s, i) => {
-    const next = config.steps![i + 1];
-    const start = Math.min(t0 + s.startMs, end);
-    const stop = next ? Math.min(t0 + next.startMs, end) : end;
-    return { name: `step-${i + 1}`, start: new Date(start).toISOString(), end: new Date(stop).toISOString(), devices: s.devices };
-  });
-}
-
-/** When k6 started its scenarios, from its summary (end of test minus the test's run time). */
-export function loadStartFromSummary(summary: unknown, endedAt: Date): Date | undefined {
-  const ms = (summary as { state?: { testRunDurationMs?: unknown } } | undefined)?.state?.testRunDurationMs;
-  return typeof ms === 'number' && ms > 0 ? new Date(endedAt.getTime() - ms) : undefined;
-}
-

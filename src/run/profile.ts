@@ -24,7 +24,6 @@ export interface Profile {
     intervalMs: number;
     recordsPerPacket: number;
     codec: 8 | 142;
-    devicesPerVu: number;
     ackTimeoutMs: number;
     reconnectBaseMs: number;
     reconnectMaxMs: number;
@@ -43,7 +42,6 @@ export interface Profile {
   steps?: Array<{ devices: number; holdMs: number }>;
   api?: ApiProfile;
   ws?: { clients: number; subscribe: 'all' | number; startAfterMs: number; graceMs: number };
-  trendSampleEvery: number;
   generator: GeneratorThresholds;
   /** faults injected into the embedded stack during the run (src/run/faults.ts) */
   faults?: FaultSpec[];
@@ -55,7 +53,7 @@ export interface Profile {
  * A profile's API section once its config file is loaded: the scenario's request settings (ApiClientConfig)
  * plus where they came from and when they start; fleet-plan.ts turns it into the scenario's config.
  */
-export type ApiProfile = Pick<ApiClientConfig, 'endpoints' | 'headers' | 'tokenEnv' | 'rate' | 'stages' | 'preAllocatedVUs' | 'maxVUs' | 'timeoutMs'> & {
+export type ApiProfile = Pick<ApiClientConfig, 'endpoints' | 'headers' | 'tokenEnv' | 'rate' | 'stages' | 'connections' | 'timeoutMs'> & {
   /** the API config file used */
   configFile: string;
   configName: string;
@@ -76,7 +74,6 @@ interface RawProfile {
     interval?: string;
     recordsPerPacket?: number;
     codec?: string | number;
-    devicesPerVu?: number;
     ackTimeout?: string;
     reconnectBase?: string;
     reconnectMax?: string;
@@ -95,15 +92,13 @@ interface RawProfile {
     rate?: number;
     stages?: Array<{ target: number; duration: string }>;
     startAfter?: string;
-    preAllocatedVUs?: number;
-    maxVUs?: number;
+    connections?: number;
     timeout?: string;
   };
   ws?: { clients: number; subscribe?: 'all' | number; startAfter?: string; grace?: string };
-  metrics?: { trendSampleEvery?: number };
   slo?: string;
   faults?: RawFault[];
-  generator?: { maxSendLagP95?: string; maxVuLoopLagP95?: string; maxCpuPercent?: number; maxRssMb?: number; maxDroppedIterations?: number; maxGeneratorErrors?: number };
+  generator?: { maxSendLagP95?: string; maxEventLoopDelayP99?: string; maxCpuPercent?: number; maxRssMb?: number; maxDroppedRequests?: number; maxGeneratorErrors?: number };
 }
 
 interface RawApiConfig {
@@ -261,7 +256,6 @@ export function loadProfile(nameOrPath: string): Profile {
       intervalMs,
       recordsPerPacket: d.recordsPerPacket ?? 1,
       codec,
-      devicesPerVu: d.devicesPerVu ?? 200,
       ackTimeoutMs: ms(d.ackTimeout, '30s'),
       reconnectBaseMs: ms(d.reconnectBase, '1s'),
       reconnectMaxMs: ms(d.reconnectMax, '60s'),
@@ -279,15 +273,14 @@ export function loadProfile(nameOrPath: string): Profile {
     ...(raw.ws && raw.ws.clients > 0
       ? { ws: { clients: raw.ws.clients, subscribe: raw.ws.subscribe ?? 'all', startAfterMs: ms(raw.ws.startAfter, '3s'), graceMs: ms(raw.ws.grace, '5s') } }
       : {}),
-    trendSampleEvery: raw.metrics?.trendSampleEvery ?? 1,
     ...(faults ? { faults } : {}),
     ...(sloFile ? { sloFile } : {}),
     generator: {
       maxSendLagP95Ms: g.maxSendLagP95 ? ms(g.maxSendLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxSendLagP95Ms,
-      maxVuLoopLagP95Ms: g.maxVuLoopLagP95 ? ms(g.maxVuLoopLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxVuLoopLagP95Ms,
+      maxEventLoopDelayP99Ms: g.maxEventLoopDelayP99 ? ms(g.maxEventLoopDelayP99, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxEventLoopDelayP99Ms,
       maxCpuPercent: g.maxCpuPercent ?? DEFAULT_GENERATOR_THRESHOLDS.maxCpuPercent,
       ...(g.maxRssMb !== undefined ? { maxRssMb: g.maxRssMb } : {}),
-      maxDroppedIterations: g.maxDroppedIterations ?? DEFAULT_GENERATOR_THRESHOLDS.maxDroppedIterations,
+      maxDroppedRequests: g.maxDroppedRequests ?? DEFAULT_GENERATOR_THRESHOLDS.maxDroppedRequests,
       maxGeneratorErrors: g.maxGeneratorErrors ?? DEFAULT_GENERATOR_THRESHOLDS.maxGeneratorErrors,
     },
   };
@@ -299,13 +292,11 @@ function apiProfile(a: NonNullable<RawProfile['api']>, profileFile: string, src:
     throw badInput(`${profileFile}:${src.lineOf(['api', 'stages']) ?? '?'}: api: give either rate (constant) or stages (ramping), not both`);
   }
   const cfg = loadApiConfig(a.config ?? 'default', `${profileFile}:${src.lineOf(['api', 'config']) ?? '?'}: api.config`);
-  const preAllocatedVUs = a.preAllocatedVUs ?? 5;
   return {
     ...cfg,
     ...(a.stages ? { stages: a.stages.map((s) => ({ target: s.target, durationMs: ms(s.duration, s.duration) })) } : { rate: a.rate ?? 1 }),
     startAfterMs: ms(a.startAfter, '5s'),
-    preAllocatedVUs,
-    maxVUs: Math.max(preAllocatedVUs, a.maxVUs ?? 50),
+    connections: a.connections ?? 50,
     timeoutMs: ms(a.timeout, '10s'),
   };
 }

@@ -1,27 +1,34 @@
+// One load run from profile to verdict, in named phases: check everything a person can get wrong (before any process
+// starts or any load is sent) → bring up the target (the embedded stack, or an external platform) → run the engine →
+// record the run (run.json) → judge it → capture what the reports need → write the reports → stack down.
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { badInput, infraError } from '../core/errors.js';
+import { badInput } from '../core/errors.js';
+import { RUN_ID_PATTERN, writeManifest, type FaultRecord, type RunManifest } from '../core/manifest.js';
+import { redactUrl } from '../core/redact.js';
+import { ENGINE_SUMMARY_FILE } from '../core/engine-summary.js';
+import { LEDGER_DIR } from '../core/ledger.js';
+import { runEngine, type EngineRun } from '../engine/engine.js';
+import { progressSink } from '../engine/progress.js';
+import { imeiForIndex } from '../protocol/teltonika/index.js';
+import { hash32 } from '../sim/rng.js';
+import type { FleetConfig } from '../sim/fleet-config.js';
 import { formatTable } from '../report/index.js';
 import { captureDbStats } from '../report/capacity/db-stats.js';
 import { writeRunOutputs } from '../report/run-outputs.js';
 import { captureSeries } from '../report/series.js';
-import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
 import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
-import { findK6Binary, k6Version } from '../stack/k6-binary.js';
+import { freePort } from '../stack/ports.js';
+import { waitForFirstScrape } from '../stack/prometheus.js';
 import { repoRoot } from '../stack/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
 import type { Report } from '../verify/index.js';
 import { parseDurationMs } from './duration.js';
-import { embeddedFaultTarget, firstDeviceConnection, planFaults, startFaultRunner, type FaultRunner } from './faults.js';
-import type { FaultRecord } from '../core/manifest.js';
-import { fleetConfigFor, loadStartFromSummary, stagesOf } from './fleet-plan.js';
-import { assessGenerator, startGeneratorSampler, type GeneratorSampler } from './generator-health.js';
-import { runK6 } from './k6-run.js';
-import { RUN_ID_PATTERN, writeManifest, type RunManifest } from '../core/manifest.js';
+import { embeddedFaultTarget, planFaults, startFaultRunner, type FaultRunner } from './faults.js';
+import { fleetConfigFor } from './fleet-plan.js';
 import { loadProfile, type Profile } from './profile.js';
 import { newRunId } from './run-id.js';
-import { redactUrl } from '../core/redact.js';
 import { prometheusEndpoint, type PrometheusEndpoint } from './prometheus-endpoint.js';
 import { checkResourcesBeforeRun, platformConnPerIpArg } from './resource-guard.js';
 import { allowedTargets, checkTarget, targetBanner, type TargetCheck } from './target-safety.js';
@@ -48,6 +55,12 @@ export interface RunOptions {
   platformArgs?: string[];
   /** Embedded stack: keep its Prometheus TSDB and PostgreSQL data in <run>/evidence/ (default true). */
   keepEvidence?: boolean;
+  /** engine worker threads (default: one per core) */
+  workers?: number;
+  /** the engine's /metrics port (default: a free port on the embedded stack, 9464 against an external target) */
+  metricsPort?: number;
+  /** source addresses for device connections */
+  sourceAddresses?: string[];
   log: (line: string) => void;
 }
 
@@ -55,6 +68,29 @@ export interface RunOutcome {
   runDir: string;
   report: Report;
   exitCode: number;
+}
+
+/** The engine's Prometheus job on the embedded stack; an external Prometheus should scrape it under this name too. */
+export const ENGINE_JOB = 'fleetload-engine';
+/** Port the engine serves /metrics on for external targets, where the user's Prometheus must find it. */
+export const DEFAULT_METRICS_PORT = 9464;
+
+interface CheckedRun {
+  loaded: Profile;
+  profile: Profile;
+  slo: ReturnType<typeof loadSloFile>;
+  baseline: Report | undefined;
+  runId: string;
+  external?: { host: string; port: number };
+  externalProm?: PrometheusEndpoint;
+  targetCheck?: TargetCheck;
+}
+
+/** A run's seed: the profile's seed mixed with the run id, so two runs never share IMEIs (run.json keeps it). */
+export function runSeed(profileSeed: number, runId: string): number {
+  let h = 0;
+  for (let i = 0; i < runId.length; i++) h = hash32(h, runId.charCodeAt(i), i);
+  return hash32(profileSeed, h, 7919) % 2_147_483_647;
 }
 
 function applyOverrides(p: Profile, o: RunOptions): Profile {
@@ -79,28 +115,27 @@ function parseHostPort(text: string, flag: string): { host: string; port: number
   return { host: m[1], port };
 }
 
-/** One load run from profile to verdict: stack up, k6, wait for the evidence, verify, reports, stack down. */
-export async function runLoad(o: RunOptions): Promise<RunOutcome> {
-  // Everything a person can get wrong is checked before any process starts or any load is sent.
+/** Everything a person can get wrong, checked before any process starts or any load is sent. */
+async function checkRun(o: RunOptions): Promise<CheckedRun> {
   const loaded = loadProfile(o.profile);
   const profile = applyOverrides(loaded, o);
   const slo = loadSloFile(o.slo ?? profile.sloFile);
   const baseline = o.baseline ? loadBaseline(o.baseline).report : undefined;
   const runId = o.runId ?? newRunId(profile.name);
   if (!RUN_ID_PATTERN.test(runId)) throw badInput(`--run-id: only letters, digits, "-" and "_" are allowed, got "${runId}"`);
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 256)) throw badInput(`--workers: expected a whole number from 0 to 256, got ${o.workers}`);
   const external = o.tcp ? parseHostPort(o.tcp, '--tcp') : undefined;
   if (external && profile.faults) {
     throw badInput(`profile ${profile.name} has faults: (${profile.faults.map((f) => f.action).join(', ')}); they restart and kill parts of the embedded stack, so they cannot run against an external --tcp target`);
   }
-  let externalProm: PrometheusEndpoint | undefined;
-  let targetCheck: TargetCheck | undefined;
   if (o.http && !external) throw badInput('--http is for external targets: give --tcp (and --prometheus-url) too, or drop --http to use the embedded stack');
+  const checked: CheckedRun = { loaded, profile, slo, baseline, runId, external };
   if (external) {
-    if (!o.prometheusUrl) throw badInput('--tcp needs --prometheus-url too: k6 writes its metrics there and the verifier reads them back');
-    targetCheck = await checkTarget(external.host, allowedTargets(o.allowTarget));
+    if (!o.prometheusUrl) throw badInput('--tcp needs --prometheus-url too: the verifier reads the platform\'s metrics there');
+    checked.targetCheck = await checkTarget(external.host, allowedTargets(o.allowTarget));
     if (o.http) await checkTarget(httpHost(o.http), allowedTargets(o.allowTarget));
     // credentials in the URL or PROMETHEUS_* variables; checked now, before anything starts
-    externalProm = prometheusEndpoint(o.prometheusUrl);
+    checked.externalProm = prometheusEndpoint(o.prometheusUrl);
     const needsPg = slo.objectives.filter((x) => x.source === 'postgres').map((x) => x.id);
     if (needsPg.length > 0 && !o.pgUrl) {
       throw badInput(`the SLO file has PostgreSQL objectives (${needsPg.join(', ')}): pass --pg-url (or PG_URL / PG_URL_FILE), or use an SLO file without them`);
@@ -109,171 +144,215 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   // fd and ephemeral-port limits against the planned fleet: fail now with what to raise, not halfway
   checkResourcesBeforeRun(Math.max(profile.devices.count, ...(profile.steps ?? []).map((s) => s.devices)), {
     embedded: !external,
-    extraConnections: (profile.ws?.clients ?? 0) + (profile.api?.maxVUs ?? 0),
+    extraConnections: (profile.ws?.clients ?? 0) + (profile.api?.connections ?? 0),
     platformMaxConnPerIp: platformConnPerIpArg(o.platformArgs),
     log: o.log,
   });
-  const bin = findK6Binary();
-  if (!bin) throw infraError('the k6 binary is not built yet: run `npx fleetload setup` (needs Go and git)');
-  const script = join(repoRoot(), 'dist', 'scenarios', 'devices.js');
-  const runDir = resolve(o.reportsDir ?? join(repoRoot(), 'reports'), runId);
-  mkdirSync(runDir, { recursive: true });
+  return checked;
+}
 
-  let stack: EmbeddedStack | undefined;
-  let faultRunner: FaultRunner | undefined;
-  let stackLogClose = async () => {};
-  // set once run.json is written: from then on the stack's data is the evidence `fleetload verify` judges again
-  let keepEvidence: EvidenceFolders | undefined;
-  const stopStack = async () => {
-    const s = stack;
-    stack = undefined;
-    if (!s) return;
-    o.log('stopping the embedded stack');
-    if (keepEvidence) rmSync(keepEvidence.dir, { recursive: true, force: true }); // a re-used --run-id
-    await s.stop({ keepData: keepEvidence });
-    if (keepEvidence) {
-      const mb = (dir: string) => (folderBytes(dir) / 1e6).toFixed(1);
-      o.log(`evidence kept: ${keepEvidence.dir} (Prometheus ${mb(keepEvidence.prometheus)} MB, PostgreSQL ${mb(keepEvidence.postgres)} MB); \`fleetload verify ${runDir}\` judges the run again from it`);
-    }
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    o.log(`${signal}: stopping`);
-    void stopStack().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+/** One load run from profile to verdict. */
+export async function runLoad(o: RunOptions): Promise<RunOutcome> {
+  const c = await checkRun(o);
+  const runDir = resolve(o.reportsDir ?? join(repoRoot(), 'reports'), c.runId);
+  mkdirSync(runDir, { recursive: true });
+  const life = new RunLife(o, runDir);
+  process.once('SIGINT', life.onSignal);
+  process.once('SIGTERM', life.onSignal);
   try {
-    if (!external) {
-      o.log('starting the embedded stack (PostgreSQL, reference platform, Prometheus)');
-      const stackLog = createWriteStream(join(runDir, 'stack.log'));
-      stackLogClose = () => new Promise<void>((r) => stackLog.end(r));
-      stack = await startEmbeddedStack({ label: runId, platformArgs: o.platformArgs, log: (component, line) => stackLog.write(`[${component}] ${line}\n`) });
-      o.log(`  platform tcp 127.0.0.1:${stack.platform.tcpPort}  http 127.0.0.1:${stack.platform.httpPort}  prometheus ${stack.prometheus.url}`);
-    }
-    const target = external ?? { host: '127.0.0.1', port: (stack as EmbeddedStack).platform.tcpPort };
-    const prometheusUrl = stack?.prometheus.url ?? (o.prometheusUrl as string);
-    // the embedded Prometheus wants no credentials; an external one gets them as headers / k6 environment
-    const prom = stack ? prometheusEndpoint(stack.prometheus.url, {}) : (externalProm as PrometheusEndpoint);
+    const metricsPort = o.metricsPort ?? (c.external ? DEFAULT_METRICS_PORT : await freePort());
+    const stack = c.external ? undefined : await life.startStack(c.runId, o.platformArgs, metricsPort);
+    const target = c.external ?? { host: '127.0.0.1', port: (stack as EmbeddedStack).platform.tcpPort };
+    const prom = stack ? prometheusEndpoint(stack.prometheus.url, {}) : (c.externalProm as PrometheusEndpoint);
     const pgUrl = stack?.pg.url ?? o.pgUrl;
-    // API and WebSocket clients need the platform's HTTP base URL; without one only devices run.
+    // API and WebSocket clients need the platform's HTTP base URL; without one only devices run
     const httpUrl = stack ? `http://127.0.0.1:${stack.platform.httpPort}` : o.http;
-    const config = fleetConfigFor(profile, runId, { ...target, httpUrl });
-    const summaryFile = join(runDir, 'k6-summary.json');
-    // say loudly where the load goes, with the addresses the name resolved to
-    const checked = targetCheck ?? (await checkTarget(target.host, []));
-    o.log(targetBanner(checked, target.port, { embedded: !external, devices: config.devices, durationSec: config.durationSec }));
-    o.log(`  metrics: remote write to ${prom.redacted}${prom.auth === 'none' ? '' : ` (${prom.auth} auth)`}; hard time limit ${Math.round((profile.maxDurationMs + 60_000) / 1000)} s`);
-    o.log(`run ${runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${profile.name})`);
-    const faultPlan = planFaults(profile.faults ?? [], loaded.durationMs, config.durationSec * 1000);
-    for (const f of faultPlan) o.log(`  fault planned: ${f.action} at +${f.atMs / 1000}s${f.durationMs ? ` for ${f.durationMs / 1000}s` : ''} (profile: ${f.at})`);
-    const startedAt = new Date();
-    let sampler: GeneratorSampler | undefined;
-    const k6 = await runK6({
-      bin,
-      script,
-      runId,
-      env: { FLEET_CONFIG: JSON.stringify(config), FLEET_SUMMARY_FILE: summaryFile },
-      remoteWrite: prom,
-      logFile: join(runDir, 'k6.log'),
-      hardLimitMs: profile.maxDurationMs + 60_000,
-      onLine: (line) => o.log(`  k6: ${line}`),
-      onStart: (pid) => {
-        sampler = startGeneratorSampler(pid);
-        if (faultPlan.length > 0 && stack) {
-          const loadStart = firstDeviceConnection(stack.platform.httpPort, Date.now());
-          faultRunner = startFaultRunner(faultPlan, embeddedFaultTarget(stack), { log: o.log, loadStart });
-        }
+    const config = fleetConfigFor(c.profile, c.runId, { ...target, httpUrl });
+    config.seed = runSeed(c.profile.seed, c.runId);
+    const checked = c.targetCheck ?? (await checkTarget(target.host, []));
+    o.log(targetBanner(checked, target.port, { embedded: !c.external, devices: config.devices, durationSec: config.durationSec }));
+    o.log(`run ${c.runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${c.profile.name}); hard time limit ${Math.round(hardLimitMs(c.profile) / 1000)} s`);
+    const engine = await life.runEngine(c, config, stack, prom, metricsPort);
+    const manifest = manifestOf(c, config, engine, { target, httpUrl, prom, pgUrl, stack, faults: await life.stopFaults() });
+    writeManifest(runDir, manifest);
+    if (stack && o.keepEvidence !== false) life.keepEvidence = evidenceFolders(runDir);
+    return await judge(o, c, { runDir, manifest, engine, prom, pgUrl, stack });
+  } finally {
+    process.removeListener('SIGINT', life.onSignal);
+    process.removeListener('SIGTERM', life.onSignal);
+    await life.close();
+  }
+}
+
+const hardLimitMs = (p: Profile) => p.maxDurationMs + 60_000;
+
+/** What a run holds while it lives (stack, fault runner, engine metrics) and how it all goes down. */
+class RunLife {
+  stack: EmbeddedStack | undefined;
+  faultRunner: FaultRunner | undefined;
+  engineMetrics: EngineRun['metrics'];
+  /** set once run.json is written: from then on the stack's data is the evidence `fleetload verify` judges again */
+  keepEvidence: EvidenceFolders | undefined;
+  private closeStackLog = async () => {};
+
+  constructor(
+    private readonly o: RunOptions,
+    private readonly runDir: string,
+  ) {}
+
+  onSignal = (signal: NodeJS.Signals) => {
+    this.o.log(`${signal}: stopping`);
+    void this.close().finally(() => process.exit(130));
+  };
+
+  async startStack(runId: string, platformArgs: string[] | undefined, metricsPort: number): Promise<EmbeddedStack> {
+    this.o.log('starting the embedded stack (PostgreSQL, reference platform, Prometheus)');
+    const stackLog = createWriteStream(join(this.runDir, 'stack.log'));
+    this.closeStackLog = () => new Promise<void>((r) => stackLog.end(r));
+    this.stack = await startEmbeddedStack({
+      label: runId,
+      platformArgs,
+      extraScrapeTargets: [{ job: ENGINE_JOB, address: `127.0.0.1:${metricsPort}` }],
+      log: (component, line) => stackLog.write(`[${component}] ${line}\n`),
+    });
+    this.o.log(`  platform tcp 127.0.0.1:${this.stack.platform.tcpPort}  http 127.0.0.1:${this.stack.platform.httpPort}  prometheus ${this.stack.prometheus.url}`);
+    return this.stack;
+  }
+
+  async runEngine(c: CheckedRun, config: FleetConfig, stack: EmbeddedStack | undefined, prom: PrometheusEndpoint, metricsPort: number): Promise<EngineRun> {
+    const faultPlan = planFaults(c.profile.faults ?? [], c.loaded.durationMs, config.durationSec * 1000);
+    for (const f of faultPlan) this.o.log(`  fault planned: ${f.action} at +${f.atMs / 1000}s${f.durationMs ? ` for ${f.durationMs / 1000}s` : ''} (profile: ${f.at})`);
+    const engine = await runEngine({
+      runId: c.runId,
+      config,
+      workers: this.o.workers ?? defaultWorkers(config.devices),
+      outDir: this.runDir,
+      metrics: { host: stack ? '127.0.0.1' : '0.0.0.0', port: metricsPort },
+      sourceAddresses: this.o.sourceAddresses,
+      thresholds: c.profile.generator,
+      hardLimitMs: hardLimitMs(c.profile),
+      fleetloadVersion: fleetloadVersion(),
+      log: this.o.log,
+      progress: progressSink(process.stderr),
+      // counters need a sample at 0 before the load, or the first seconds are missing from every rate
+      beforeStart: stack ? () => waitForFirstScrape(stack.prometheus.url, ENGINE_JOB) : undefined,
+      onStart: (t, m) => {
+        this.o.log(`  engine metrics: ${m?.url ?? 'off'}${stack ? ` (scraped by the embedded Prometheus as job ${ENGINE_JOB})` : ` — let ${prom.redacted} scrape it as job ${ENGINE_JOB}`}`);
+        if (faultPlan.length > 0 && stack) this.faultRunner = startFaultRunner(faultPlan, embeddedFaultTarget(stack), { log: this.o.log, loadStart: Promise.resolve(t) });
       },
     });
-    const endedAt = new Date();
-    // a fault still running restores the stack before anything is judged
-    const faults: FaultRecord[] | undefined = await faultRunner?.stop();
-    const faultErrors = (faults ?? []).filter((f) => f.error).map((f) => `fault ${f.action} (${f.at}) failed: ${f.error}`);
-    const k6Summary = readJsonIfPresent(summaryFile);
-    // Was the load generator, not the platform, the bottleneck? Then the numbers cannot be trusted.
-    const generatorSamples = sampler?.stop();
-    const generator = assessGenerator(k6Summary, generatorSamples, profile.generator);
-    for (const r of generator.invalidReasons) o.log(`load generator: ${r}`);
-    o.log(`k6 finished with exit code ${k6.exitCode}${k6.killedAtLimit ? ' (killed at the hard time limit)' : ''}`);
+    this.engineMetrics = engine.metrics;
+    for (const r of engine.summary.generator.invalidReasons) this.o.log(`load engine: ${r}`);
+    return engine;
+  }
 
-    const manifest: RunManifest = {
-      runId,
-      profile: profile.name,
-      seed: profile.seed,
-      startedAt: startedAt.toISOString(),
-      endedAt: endedAt.toISOString(),
-      stages: stagesOf(config, startedAt, endedAt, loadStartFromSummary(k6Summary, endedAt)),
-      devices: config.devices,
-      imeis: Array.from({ length: config.devices }, (_, i) => imeiForIndex(config.seed, i)),
-      target: { tcp: `${target.host}:${target.port}`, ...(httpUrl ? { http: httpUrl } : {}), embedded: !external },
-      prometheus: { url: prom.redacted },
-      ...(pgUrl ? { postgres: { url: redactUrl(pgUrl) } } : {}),
-      versions: await versions(bin, stack),
-      k6: { exitCode: k6.exitCode, summaryFile: 'k6-summary.json' },
-      generator: generator.figures,
-      ...(faults ? { faults } : {}),
-    };
-    writeManifest(runDir, manifest);
-    if (stack && o.keepEvidence !== false) keepEvidence = evidenceFolders(runDir);
-    const report = await verifyRun({
-      slo,
-      manifest,
-      runDir,
-      prometheusUrl,
-      pgUrl,
-      baseline,
-      failOnWarn: o.failOnWarn,
-      // the last scrape and the last remote-write push must land before the window is judged
-      settleMs: (stack?.prometheus.scrapeIntervalSec ?? 5) * 2000 + 1000,
-      invalidReasons: [
-        ...(k6.killedAtLimit ? [`k6 was killed at the hard time limit (${Math.round((profile.maxDurationMs + 60_000) / 1000)} s)`] : []),
-        ...generator.invalidReasons.map((r) => `load generator: ${r}`),
-        ...faultErrors,
-      ],
-    });
-    if (report.verdict === 'invalid') o.log(`the run is invalid; see ${join(runDir, 'k6.log')}`);
-    // What the charts and the capacity analysis need is copied into the run folder while the stack is up,
-    // so that `fleetload report` can rebuild everything later without it.
-    const window = { start: startedAt, end: endedAt };
-    await captureSeries(runDir, { prometheusUrl: prom, runId, ...window, sourceLabel: prom.redacted, generatorPoints: generatorSamples?.points }, o.log);
-    if (pgUrl) await captureDbStats(runDir, pgUrl, manifest.imeis, window, o.log);
-    const outputs = writeRunOutputs(runDir, report, manifest, {
-      plannedDevices: o.plannedDevices,
-      baselineDir: o.baseline && !o.baseline.endsWith('.json') ? o.baseline : undefined,
-    });
-    process.stdout.write(`${formatTable(report)}\n`);
-    if (outputs.capacity.stepped) o.log(`capacity: ${outputs.capacity.capacity.devices ?? 'none'} devices — ${outputs.capacity.capacity.explanation}`);
-    o.log(`reports: ${runDir} (open ${outputs.htmlFile})`);
-    return { runDir, report, exitCode: exitCodeFor(report, o.failOnWarn) };
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await faultRunner?.stop();
-    await stopStack();
-    await stackLogClose();
+  /** a fault still running restores the stack before anything is judged */
+  async stopFaults(): Promise<FaultRecord[] | undefined> {
+    return this.faultRunner?.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.faultRunner?.stop();
+    await this.engineMetrics?.close();
+    this.engineMetrics = undefined;
+    const s = this.stack;
+    this.stack = undefined;
+    if (s) {
+      this.o.log('stopping the embedded stack');
+      const keep = this.keepEvidence;
+      if (keep) rmSync(keep.dir, { recursive: true, force: true }); // a re-used --run-id
+      await s.stop({ keepData: keep });
+      if (keep) {
+        const mb = (dir: string) => (folderBytes(dir) / 1e6).toFixed(1);
+        this.o.log(`evidence kept: ${keep.dir} (Prometheus ${mb(keep.prometheus)} MB, PostgreSQL ${mb(keep.postgres)} MB); \`fleetload verify ${this.runDir}\` judges the run again from it`);
+      }
+    }
+    await this.closeStackLog();
+    this.closeStackLog = async () => {};
   }
 }
 
-async function versions(bin: string, stack: EmbeddedStack | undefined): Promise<Record<string, string>> {
-  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
-  const out: Record<string, string> = { fleetload: pkg.version, node: process.version };
-  try {
-    const v = await k6Version(bin);
-    out.k6 = v.version;
-    for (const e of v.extensions) out[e.module] = e.version;
-  } catch {
-    out.k6 = 'unknown';
-  }
-  if (stack) out.prometheus = stack.prometheus.version;
-  return out;
+/** One worker thread per core, but no more threads than it takes to give each a few hundred devices. */
+export function defaultWorkers(devices: number, cores = availableCores()): number {
+  return Math.max(1, Math.min(cores, Math.ceil(devices / 500)));
 }
 
-function readJsonIfPresent(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  } catch {
-    return undefined; // k6 died before writing its summary: the verifier reports the missing evidence
-  }
+function availableCores(): number {
+  return Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
+}
+
+interface ManifestContext {
+  target: { host: string; port: number };
+  httpUrl: string | undefined;
+  prom: PrometheusEndpoint;
+  pgUrl: string | undefined;
+  stack: EmbeddedStack | undefined;
+  faults: FaultRecord[] | undefined;
+}
+
+function manifestOf(c: CheckedRun, config: FleetConfig, engine: EngineRun, x: ManifestContext): RunManifest {
+  const faultErrors = (x.faults ?? []).filter((f) => f.error).map((f) => `fault ${f.action} (${f.at}) failed: ${f.error}`);
+  return {
+    runId: c.runId,
+    profile: c.profile.name,
+    seed: config.seed,
+    startedAt: engine.loadStart.toISOString(),
+    endedAt: engine.loadEnd.toISOString(),
+    stages: engine.summary.stages.map((s) => ({ name: s.name, start: s.start, end: s.end, devices: s.devices })),
+    devices: config.devices,
+    imeis: Array.from({ length: config.devices }, (_, i) => imeiForIndex(config.seed, i)),
+    target: { tcp: `${x.target.host}:${x.target.port}`, ...(x.httpUrl ? { http: x.httpUrl } : {}), embedded: !x.stack },
+    prometheus: { url: x.prom.redacted },
+    ...(x.pgUrl ? { postgres: { url: redactUrl(x.pgUrl) } } : {}),
+    versions: { fleetload: fleetloadVersion(), engine: fleetloadVersion(), node: process.version, ...(x.stack ? { prometheus: x.stack.prometheus.version } : {}) },
+    engine: { summaryFile: ENGINE_SUMMARY_FILE, ledgerDir: LEDGER_DIR, exitCode: engine.killedAtLimit ? 4 : 0 },
+    generator: engine.generatorFigures,
+    invalidReasons: [...engine.summary.generator.invalidReasons.map((r) => `load engine: ${r}`), ...faultErrors],
+    ...(x.faults ? { faults: x.faults } : {}),
+  };
+}
+
+interface JudgeContext {
+  runDir: string;
+  manifest: RunManifest;
+  engine: EngineRun;
+  prom: PrometheusEndpoint;
+  pgUrl: string | undefined;
+  stack: EmbeddedStack | undefined;
+}
+
+/** Verdict, then what the reports need is copied into the run folder while the target is up, then the reports. */
+async function judge(o: RunOptions, c: CheckedRun, j: JudgeContext): Promise<RunOutcome> {
+  const report = await verifyRun({
+    slo: c.slo,
+    manifest: j.manifest,
+    runDir: j.runDir,
+    prometheusUrl: j.stack?.prometheus.url ?? (o.prometheusUrl as string),
+    pgUrl: j.pgUrl,
+    baseline: c.baseline,
+    failOnWarn: o.failOnWarn,
+    // the engine's and the platform's last counts must be scraped before the window is judged
+    settleMs: (j.stack?.prometheus.scrapeIntervalSec ?? 5) * 2000 + 1000,
+    invalidReasons: j.manifest.invalidReasons ?? [],
+  });
+  if (report.verdict === 'invalid') o.log(`the run is invalid; see ${join(j.runDir, 'run.json')} (invalidReasons)`);
+  const window = { start: new Date(j.manifest.startedAt), end: new Date(j.manifest.endedAt) };
+  await captureSeries(j.runDir, { prometheusUrl: j.prom, runId: c.runId, ...window, sourceLabel: j.prom.redacted, generatorPoints: j.engine.samples?.points }, o.log);
+  if (j.pgUrl) await captureDbStats(j.runDir, j.pgUrl, j.manifest.imeis, window, o.log);
+  const outputs = writeRunOutputs(j.runDir, report, j.manifest, {
+    plannedDevices: o.plannedDevices,
+    baselineDir: o.baseline && !o.baseline.endsWith('.json') ? o.baseline : undefined,
+  });
+  process.stdout.write(`${formatTable(report)}\n`);
+  if (outputs.capacity.stepped) o.log(`capacity: ${outputs.capacity.capacity.devices ?? 'none'} devices — ${outputs.capacity.capacity.explanation}`);
+  o.log(`reports: ${j.runDir} (open ${outputs.htmlFile})`);
+  return { runDir: j.runDir, report, exitCode: exitCodeFor(report, o.failOnWarn) };
+}
+
+let version: string | undefined;
+export function fleetloadVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 function httpHost(url: string): string {

@@ -1,15 +1,15 @@
-// The fleet settings the CLI hands to the k6 scenario (as JSON in the FLEET_CONFIG variable).
-// Shared by Node (which builds it from a profile, src/run/fleet-plan.ts) and k6 (which runs it), so no Node APIs here.
+// The fleet settings a run hands to the load engine: built from a profile by src/run/fleet-plan.ts, run by
+// src/engine (and by the k6 bundle for teams on k6), so no Node APIs here.
 // Fields after `centre` are optional so that older callers keep working; absent means the documented default.
 import type { RouteOptions } from './route.js';
 
 export type ReplayOrder = 'oldest-first' | 'newest-first';
 
 export interface FleetConfig {
-  /** Run id; becomes the k6 `testid` tag and names the report folder. */
+  /** Run id; labels the engine's metrics (run_id) and names the report folder. */
   runId: string;
   seed: number;
-  /** Number of simulated devices in the whole test (all k6 instances together; the last step's count). */
+  /** Number of simulated devices in the whole test (all shards together; the last step's count). */
   devices: number;
   durationSec: number;
   /** Send period while the ignition is on (a packet per interval). */
@@ -18,8 +18,6 @@ export interface FleetConfig {
   recordsPerPacket: number;
   /** Codec of devices outside codec8eShare (kept for older callers: 142 = all devices on 8E). */
   codec: 8 | 142;
-  /** How many device sockets one k6 VU drives; few VUs keep k6's memory small. */
-  devicesPerVu: number;
   ackTimeoutMs: number;
   /** Backoff before a device reconnects after an error, doubled per failure up to reconnectMaxMs, plus jitter. */
   reconnectBaseMs: number;
@@ -50,8 +48,6 @@ export interface FleetConfig {
   route?: Partial<RouteOptions>;
   /** Stepped fleet: cumulative device counts and when each step starts (ms after the test start). */
   steps?: Array<{ devices: number; startMs: number }>;
-  /** Add one Trend sample per this many events (bounded Trend memory on long runs). Default 1. */
-  trendSampleEvery?: number;
   /** Base URL of the platform's HTTP API (http://host:port); API and WebSocket clients need it. */
   httpUrl?: string;
   api?: ApiClientConfig;
@@ -85,8 +81,8 @@ export interface ApiClientConfig {
   stages?: Array<{ target: number; durationMs: number }>;
   startMs: number;
   durationMs: number;
-  preAllocatedVUs: number;
-  maxVUs: number;
+  /** keep-alive connections in the pool = requests in flight at most; an arrival finding all busy is dropped */
+  connections: number;
   timeoutMs: number;
 }
 
@@ -106,35 +102,28 @@ export function fleetSteps(c: Pick<FleetConfig, 'devices' | 'steps'>): Array<{ d
   return c.steps && c.steps.length > 0 ? c.steps : [{ devices: c.devices, startMs: 0 }];
 }
 
-export interface StepScenario {
-  /** k6 scenario name: step_1, step_2, … */
-  name: string;
+/** How long devices may keep delivering their backlog after the deadline. */
+export function drainMs(c: Pick<FleetConfig, 'drainMs' | 'ackTimeoutMs'>): number {
+  return c.drainMs ?? Math.min(c.ackTimeoutMs, 10_000);
+}
+
+export interface FleetStep {
   step: number;
   /** first device index this step adds, and one past the last */
   from: number;
   to: number;
   startMs: number;
-  vus: number;
 }
 
-/** One k6 scenario per step; each adds the devices between the previous step's count and its own. */
-export function stepScenarios(c: Pick<FleetConfig, 'devices' | 'steps' | 'devicesPerVu'>): StepScenario[] {
-  const out: StepScenario[] = [];
+/** The steps of a fleet as device index ranges; each step ADDS the devices between the previous count and its own. */
+export function stepRanges(c: Pick<FleetConfig, 'devices' | 'steps'>): FleetStep[] {
+  const out: FleetStep[] = [];
   let from = 0;
   fleetSteps(c).forEach((s, i) => {
     if (s.devices > from) {
-      out.push({ name: `step_${i + 1}`, step: i + 1, from, to: s.devices, startMs: s.startMs, vus: Math.ceil((s.devices - from) / Math.max(1, c.devicesPerVu)) });
+      out.push({ step: i + 1, from, to: s.devices, startMs: s.startMs });
       from = s.devices;
     }
   });
   return out;
-}
-
-/**
- * The devices one iteration of a step scenario simulates. `iterationInTest` (exec.scenario.iterationInTest) is unique
- * across k6 instances that share --execution-segment-sequence, so distributed segments get disjoint device blocks.
- */
-export function devicesOfIteration(s: StepScenario, devicesPerVu: number, iterationInTest: number): { from: number; to: number } {
-  const from = s.from + iterationInTest * devicesPerVu;
-  return { from: Math.min(from, s.to), to: Math.min(from + devicesPerVu, s.to) };
 }

@@ -1,7 +1,7 @@
 import type { StopOptions } from './move-dir.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
-import { startPrometheus, waitForFirstScrape, type RunningPrometheus } from './prometheus.js';
+import { startPrometheus, waitForFirstScrape, type RunningPrometheus, type ScrapeTarget } from './prometheus.js';
 
 export interface EmbeddedStack {
   pg: EmbeddedPg;
@@ -29,6 +29,8 @@ export interface EmbeddedStackOptions {
   log?: (component: string, line: string) => void;
   /** Names the stack's temporary folders (the run id), so its processes can be found in `ps`. */
   label?: string;
+  /** More targets for the stack's Prometheus (the load engine's /metrics, which starts later) */
+  extraScrapeTargets?: ScrapeTarget[];
 }
 
 /**
@@ -60,7 +62,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promi
     // stops whichever platform process is current (it is replaced by restartPlatform)
     started.push({ name: 'platform', stop: () => platform.stop() });
     const prometheus = await startPrometheus({
-      scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }],
+      scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }, ...(opts.extraScrapeTargets ?? [])],
       scrapeIntervalSec: opts.scrapeIntervalSec ?? 1,
       label: opts.label,
       log: (l) => log('prometheus', l),

@@ -21,7 +21,6 @@ const config = (port: number, over: Partial<FleetConfig> = {}): FleetConfig => (
   intervalMs: 500,
   recordsPerPacket: 2,
   codec: 8,
-  devicesPerVu: 1,
   ackTimeoutMs: 600,
   reconnectBaseMs: 100,
   reconnectMaxMs: 400,

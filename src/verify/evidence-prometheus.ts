@@ -8,6 +8,18 @@ import type { Measurement } from './evaluate.js';
 export interface PrometheusClient {
   /** `who` names the objective and its file:line for messages. */
   query(expr: string, at: Date, who: string): Promise<Measurement>;
+  /** Raw samples of a range selector evaluated at `at` (an instant query of `sel[range]`). */
+  samples(expr: string, at: Date, who: string): Promise<Series[]>;
+  /** The scrape interval of each active target's job, seconds (from /api/v1/targets). */
+  scrapeIntervals(): Promise<Map<string, number>>;
+  /** Sends the expression to Prometheus' parser (an instant query at `at`): Prometheus' error text, or undefined. */
+  parseError(expr: string, at: Date): Promise<string | undefined>;
+}
+
+export interface Series {
+  metric: Record<string, string>;
+  /** [unix seconds, value] */
+  values: Array<[number, number]>;
 }
 
 interface ApiResponse {
@@ -15,6 +27,20 @@ interface ApiResponse {
   errorType?: string;
   error?: string;
   data?: { resultType: 'vector' | 'scalar' | 'matrix' | 'string'; result: unknown };
+}
+
+/** "15s", "1m30s", "500ms" -> seconds. */
+export function promDurationSeconds(text: string): number | undefined {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  let total = 0;
+  let rest = text;
+  while (rest.length > 0) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total > 0 ? total : undefined;
 }
 
 export function parseSampleValue(s: string): number {
@@ -27,31 +53,68 @@ export function prometheusClient(base: string | PrometheusEndpoint, opts: { time
   // credentials from the URL or PROMETHEUS_* variables travel as a header, never in the URL
   const ep = toEndpoint(base);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...ep.headers };
-  const endpoint = endpointUrl(ep, 'api/v1/query');
   const shown = ep.redacted;
   const timeoutMs = opts.timeoutMs ?? 30_000;
 
+  const call = async (path: string, params: Record<string, string> | undefined, who: string, expr?: string): Promise<ApiResponse> => {
+    let res: Response;
+    try {
+      res = params
+        ? await fetch(endpointUrl(ep, path), { method: 'POST', headers, body: new URLSearchParams(params), signal: AbortSignal.timeout(timeoutMs) })
+        : await fetch(endpointUrl(ep, path), { headers: ep.headers, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw infraError(`Prometheus at ${shown} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}) while querying ${who}`, e);
+    }
+    const text = await res.text();
+    let json: ApiResponse;
+    try {
+      json = JSON.parse(text) as ApiResponse;
+    } catch (e) {
+      throw infraError(`Prometheus at ${shown} answered HTTP ${res.status}${authHint(ep, res.status)} with something that is not JSON for ${who}: ${text.slice(0, 200)}`, e);
+    }
+    if (!res.ok || json.status !== 'success' || !json.data) {
+      const err = infraError(`Prometheus query for ${who} failed (HTTP ${res.status}${authHint(ep, res.status)}, ${json.errorType ?? 'error'}): ${json.error ?? text.slice(0, 200)}${expr ? `\n  query: ${expr}` : ''}`);
+      (err as { promErrorType?: string }).promErrorType = json.errorType;
+      throw err;
+    }
+    return json;
+  };
+  const instant = (expr: string, at: Date, who: string) =>
+    call('api/v1/query', { query: expr, time: (at.getTime() / 1000).toFixed(3), timeout: `${Math.ceil(timeoutMs / 1000)}s` }, who, expr);
+
   return {
+    async parseError(expr, at) {
+      try {
+        await instant(expr, at, 'a parse check');
+        return undefined;
+      } catch (e) {
+        if ((e as { promErrorType?: string }).promErrorType === 'bad_data') return (e as Error).message;
+        throw e;
+      }
+    },
+    async samples(expr, at, who) {
+      const json = await instant(expr, at, who);
+      if (json.data!.resultType !== 'matrix') throw badInput(`${who}: expected a range selector (matrix), got a ${json.data!.resultType}\n  query: ${expr}`);
+      return (json.data!.result as Array<{ metric: Record<string, string>; values: Array<[number, string]> }>).map((r) => ({
+        metric: r.metric,
+        values: r.values.map(([t, v]) => [t, parseSampleValue(v)] as [number, number]),
+      }));
+    },
+    async scrapeIntervals() {
+      const json = await call('api/v1/targets?state=active', undefined, 'the scrape targets');
+      const out = new Map<string, number>();
+      const targets = (json.data as unknown as { activeTargets?: Array<{ labels?: Record<string, string>; scrapePool?: string; scrapeInterval?: string }> }).activeTargets ?? [];
+      for (const t of targets) {
+        const job = t.labels?.job ?? t.scrapePool;
+        const sec = t.scrapeInterval ? promDurationSeconds(t.scrapeInterval) : undefined;
+        if (job && sec) out.set(job, sec);
+      }
+      return out;
+    },
     async query(expr, at, who) {
-      const body = new URLSearchParams({ query: expr, time: (at.getTime() / 1000).toFixed(3), timeout: `${Math.ceil(timeoutMs / 1000)}s` });
-      let res: Response;
-      try {
-        res = await fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      } catch (e) {
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        throw infraError(`Prometheus at ${shown} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}) while querying ${who}`, e);
-      }
-      const text = await res.text();
-      let json: ApiResponse;
-      try {
-        json = JSON.parse(text) as ApiResponse;
-      } catch (e) {
-        throw infraError(`Prometheus at ${shown} answered HTTP ${res.status}${authHint(ep, res.status)} with something that is not JSON for ${who}: ${text.slice(0, 200)}`, e);
-      }
-      if (!res.ok || json.status !== 'success' || !json.data) {
-        throw infraError(`Prometheus query for ${who} failed (HTTP ${res.status}${authHint(ep, res.status)}, ${json.errorType ?? 'error'}): ${json.error ?? text.slice(0, 200)}\n  query: ${expr}`);
-      }
-      const { resultType, result } = json.data;
+      const json = await instant(expr, at, who);
+      const { resultType, result } = json.data!;
       if (resultType === 'scalar') {
         const [, v] = result as [number, string];
         return { value: parseSampleValue(v), query: expr };

@@ -11,6 +11,7 @@ import { openPostgres, type PostgresSession } from './evidence-postgres.js';
 import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
 import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
+import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
 import { repoRoot } from './slo-load.js';
 import { ledgerMeasurement, reconcile, runLedgerFiles, type ReconcileOutcome } from './reconcile.js';
@@ -45,6 +46,8 @@ export interface VerifyInput {
   settleMs?: number;
   /** Reasons the run orchestration already knows make the run invalid (generator overloaded, ...). */
   invalidReasons?: string[];
+  /** Check that Prometheus scraped every queried job for the whole window (default true). */
+  checkCoverage?: boolean;
 }
 
 /** Reasons a run's own record makes it unverifiable (verdict "invalid"). */
@@ -96,16 +99,22 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
     ));
 
   const evidence = new Map<string, Evidence>();
+  let coverage: string[] = [];
   try {
     // Reach every evidence source before measuring anything, so an outage is reported as such, first.
     if (prom) await prom.query('vector(1)', whole.end, 'the Prometheus reachability check');
+    // Prometheus must have seen the whole window of every job it is asked about, or its answers are guesses
+    if (prom && input.checkCoverage !== false) coverage = await coverageProblems(prom, queriedJobs(slo), whole);
     if (needsPg.length > 0) pgSession = await openPostgres(input.pgUrl!);
 
     const measure = async (o: Objective, query: string, ctx: PlaceholderContext): Promise<Measurement> => {
       const who = `objective ${o.id} (${o.at})`;
       switch (o.source) {
-        case 'prometheus':
-          return prom!.query(expandPromQL(query, ctx), ctx.end, who);
+        case 'prometheus': {
+          const expanded = expandPromQL(query, ctx);
+          const selector = exactIncreaseSelector(expanded);
+          return selector !== undefined ? exactIncrease(prom!, selector, ctx, who) : prom!.query(expanded, ctx.end, who);
+        }
         case 'postgres':
           return pgSession!.query(query, ctx, who);
         case 'engine':
@@ -181,7 +190,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   };
   for (const o of slo.objectives) if (o.source === 'derived') derivedEvidence(o);
 
-  const invalid = [...runProblems(manifest), ...(input.invalidReasons ?? [])];
+  const invalid = [...runProblems(manifest), ...(input.invalidReasons ?? []), ...coverage.map((c) => `Prometheus evidence incomplete: ${c}`)];
   if (slo.objectives.some((o) => o.source === 'engine' || o.appliesIf !== undefined))
     for (const r of engineInvalidReasons(engineSummary())) if (!invalid.some((x) => x.includes(r))) invalid.push(`the engine: ${r}`);
   const result = evaluate(slo, evidence, { baseline: input.baseline, invalidReasons: invalid });

@@ -179,6 +179,41 @@ describe('verify against a real Prometheus', () => {
   });
 });
 
+describe('exact counter deltas and evidence coverage', () => {
+  it('exact_increase is an integer from the window edges, equal to the counter\'s values there', async () => {
+    const start = new Date(scraping.getTime() + 1500);
+    const end = new Date(Date.now() - 300);
+    const slo = sloOf([
+      `{ id: exact, description: d, source: prometheus, unit: records, pass: "> 0", query: 'exact_increase(telemetry_records_received_total{job="fleet-platform"})' }`,
+      `{ id: extrapolated, description: d, source: prometheus, unit: records, reportOnly: true, query: 'sum(increase(telemetry_records_received_total{job="fleet-platform"}[\${duration}]))' }`,
+      `{ id: renamed, description: d, source: prometheus, unit: records, pass: ">= 0", query: 'exact_increase(telemetry_records_recieved_total{job="fleet-platform"})' }`,
+    ]);
+    const report = await verifyRun({ slo, manifest: manifest(start, end), runDir: runDir({}), prometheusUrl: prom.url });
+    const by = Object.fromEntries(report.objectives.map((o) => [o.id, o]));
+    const client = prometheusClient(prom.url);
+    const at = async (t: Date) => (await client.query('telemetry_records_received_total{job="fleet-platform"}', t, 'edge')).value!;
+    expect(by.exact.value).toBe((await at(end)) - (await at(start)));
+    expect(Number.isInteger(by.exact.value)).toBe(true);
+    expect(by.exact.status).toBe('pass');
+    expect(by.extrapolated.value).not.toBeNull(); // increase() extrapolates to the edges: shown for contrast only
+    expect(by.renamed).toMatchObject({ status: 'no-data', effect: 'fail' });
+    expect(by.renamed.why).toContain('no series matched');
+    expect(report.reasons.join('\n')).not.toContain('Prometheus evidence incomplete');
+  });
+
+  it('a window Prometheus did not scrape makes the run invalid, naming the gap; the same objectives over a covered window are judged', async () => {
+    const slo = sloOf([`{ id: up, description: d, source: prometheus, unit: x, pass: "> 0", query: 'sum(up{job="fleet-platform"})' }`]);
+    const before = new Date(t0.getTime() - 60_000);
+    const r = await verifyRun({ slo, manifest: manifest(before, new Date()), runDir: runDir({}), prometheusUrl: prom.url });
+    expect(r.verdict).toBe('invalid');
+    const reasons = r.reasons.join('\n');
+    expect(reasons).toMatch(/job "fleet-platform" \(127\.0\.0\.1:\d+\): no successful scrape from .* \(\d+\.\d s > 3 × the 1 s scrape interval\)/);
+    expect(reasons).toMatch(/successful scrapes of \d+ expected in the window \(\d+\.\d % < 95 %\)/);
+    const ok = await verifyRun({ slo, manifest: manifest(scraping, new Date()), runDir: runDir({}), prometheusUrl: prom.url });
+    expect(ok.verdict).toBe('pass');
+  });
+});
+
 describe('Prometheus unreachable', () => {
   it('is an infrastructure error (exit 3) naming the redacted URL', async () => {
     const port = await freePort();

@@ -30,6 +30,7 @@ describe('default SLO file', () => {
     for (const file of [defaultSloPath(), join(import.meta.dirname, '../../scenarios/profiles/slo/faults.yaml')]) {
       const text = readFileSync(file, 'utf8').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
       expect(text).not.toContain('??');
+      expect(text).not.toContain('or vector(0)');
       expect(loadSloFile(file).objectives.length).toBeGreaterThan(5);
     }
   });

@@ -2,7 +2,7 @@
 // Unreachable server or a query error -> infraError (exit 3); a query that does not aggregate to one
 // value -> badInput naming the objective (the SLO file must be fixed).
 import { badInput, infraError } from '../core/errors.js';
-import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../run/prometheus-endpoint.js';
+import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../core/prometheus-endpoint.js';
 import type { Measurement } from './evaluate.js';
 
 export interface PrometheusClient {

@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/stack/postgres
 import { freePort } from '../../src/stack/ports.js';
 import { loadSloFile, parseSlo } from '../../src/verify/slo-load.js';
 import { verifyRun } from '../../src/verify/verify.js';
+import { validateSloAgainst } from '../../src/verify/validate.js';
 import type { RunManifest } from '../../src/core/manifest.js';
 import type { SloFile } from '../../src/verify/slo-types.js';
 
@@ -101,6 +102,24 @@ describe('PostgreSQL evidence with the default SLO queries', () => {
     expect((err as Error).message).toMatch(/read-only transaction/);
     const { rows } = await client.query('SELECT count(*)::int AS n FROM telemetry_records');
     expect(rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('validateSloAgainst prepares every SQL statement of the default file (and the reconciliation\'s) before any load', async () => {
+    await expect(validateSloAgainst({ slo: { ...loadSloFile(), objectives: loadSloFile().objectives.filter((o) => o.source !== 'prometheus') }, pgUrl: db.url })).resolves.toBeUndefined();
+    const text = `version: 1\ntotal: { pass: 90, warning: 75 }\nobjectives:\n  - { id: ok, description: d, source: postgres, unit: x, pass: "> 0", query: 'SELECT count(*) FROM devices WHERE imei = ANY(\${imeis})' }\n  - { id: typo, description: d, source: postgres, unit: x, pass: "> 0", query: 'SELECT count(*) FROM telemetry_records WHERE recieved_at > \${start}' }\n  - { id: ledger, description: d, source: ledger, unit: x, pass: "== 0", query: missing }\n`;
+    const err = await validateSloAgainst({ slo: parseSlo(text, 'v.yaml').slo!, pgUrl: db.url }).catch((e: unknown) => e);
+    expect((err as FleetloadError).exitCode).toBe(ExitCode.BadInput);
+    expect((err as Error).message).toMatch(/v\.yaml:5: objectives\[1\] \(typo\)\.query: PostgreSQL rejects it: .*recieved_at/);
+    expect((err as Error).message).not.toContain('(ok)');
+    expect((err as Error).message).not.toContain('(ledger)');
+    // a platform without the tables the reconciliation reads is refused too
+    await client.query('ALTER TABLE devices RENAME COLUMN imei TO serial');
+    try {
+      const e2 = await validateSloAgainst({ slo: parseSlo(text, 'v.yaml').slo!, pgUrl: db.url }).catch((e: unknown) => e);
+      expect((e2 as Error).message).toMatch(/\(ledger\)\.query: the record reconciliation cannot read/);
+    } finally {
+      await client.query('ALTER TABLE devices RENAME COLUMN serial TO imei');
+    }
   });
 
   it('PostgreSQL unreachable is an infrastructure error without the password', async () => {

@@ -9,7 +9,8 @@ import { ExitCode, FleetloadError } from '../../src/core/errors.js';
 import { startPrometheus, type RunningPrometheus } from '../../src/stack/prometheus.js';
 import { freePort } from '../../src/stack/ports.js';
 import { prometheusClient } from '../../src/verify/evidence-prometheus.js';
-import { parseSlo } from '../../src/verify/slo-load.js';
+import { loadSloFile, parseSlo } from '../../src/verify/slo-load.js';
+import { validateSloAgainst } from '../../src/verify/validate.js';
 import { verifyRun } from '../../src/verify/verify.js';
 import type { RunManifest } from '../../src/core/manifest.js';
 import type { SloFile } from '../../src/verify/slo-types.js';
@@ -211,6 +212,23 @@ describe('exact counter deltas and evidence coverage', () => {
     expect(reasons).toMatch(/successful scrapes of \d+ expected in the window \(\d+\.\d % < 95 %\)/);
     const ok = await verifyRun({ slo, manifest: manifest(scraping, new Date()), runDir: runDir({}), prometheusUrl: prom.url });
     expect(ok.verdict).toBe('pass');
+  });
+});
+
+describe('validateSloAgainst (before any load)', () => {
+  it('sends every PromQL expression to the Prometheus parser; a parse error is bad input naming file:line and field', async () => {
+    await expect(validateSloAgainst({ slo: { ...loadSloFile(), objectives: loadSloFile().objectives.filter((o) => o.source === 'prometheus') }, prometheusUrl: prom.url })).resolves.toBeUndefined();
+    const slo = sloOf([
+      `{ id: fine, description: d, source: prometheus, unit: x, pass: "> 0", query: 'sum(up{job="fleet-platform"})' }`,
+      `{ id: broken, description: d, source: prometheus, unit: x, pass: "> 0", query: 'sum(rate(up[\${duration}])' }`,
+      `{ id: badsel, description: d, source: prometheus, unit: x, pass: "> 0", query: 'exact_increase(x_total{job=})' }`,
+    ]);
+    const err = await validateSloAgainst({ slo, prometheusUrl: prom.url }).catch((e: unknown) => e);
+    expect((err as FleetloadError).exitCode).toBe(ExitCode.BadInput);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/prom-test\.yaml:5: objectives\[1\] \(broken\)\.query: Prometheus rejects it/);
+    expect(msg).toMatch(/prom-test\.yaml:6: objectives\[2\] \(badsel\)\.query/);
+    expect(msg).not.toContain('(fine)');
   });
 });
 

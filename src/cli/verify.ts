@@ -3,8 +3,8 @@ import { ExitCode, FleetloadError } from '../core/errors.js';
 import { secretFromEnv } from '../core/secrets.js';
 import { readManifest } from '../core/manifest.js';
 import { formatTable, writeReports } from '../report/index.js';
-import { writeRunOutputs } from '../report/run-outputs.js';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorReport, exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
 import { stripPassword } from '../core/redact.js';
 import { evidenceFolders, openEvidence, type OpenedEvidence } from '../stack/evidence.js';
@@ -13,7 +13,7 @@ import { stderrLog } from './options.js';
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('judge a finished run folder against the SLO file; rewrites its reports (json, md, junit, html)')
+    .description('judge a finished run folder against the SLO file; writes the verdict to <run-dir>/verify-<time>/ (report.json, .md, junit.xml), never over the run\'s own outputs')
     .argument('<run-dir>', 'run folder (holds run.json)')
     .option('--slo <file>', 'SLO file (default: the shipped default SLO set)')
     .option('--baseline <run-dir|report.json>', 'earlier run for relative criteria such as "<=+10%"')
@@ -31,7 +31,9 @@ export function registerVerify(program: Command): void {
       const explicitPg = opts.pgUrl ?? secretFromEnv('PG_URL');
       // the embedded stack is gone; its kept data stands in for it unless the user points elsewhere (and an SLO
       // file judged from the k6 summary alone needs neither)
-      const needsServers = slo.objectives.some((x) => x.source !== 'k6');
+      const needsServers = slo.objectives.some((x) => x.source === 'prometheus' || x.source === 'postgres' || x.source === 'ledger');
+      // one folder per verification: the run's own report stays as the run judged it
+      const outDir = verificationDir(runDir);
       const fromEvidence = manifest.target.embedded && needsServers && !opts.prometheusUrl && !explicitPg;
       let report;
       let evidence: OpenedEvidence | undefined;
@@ -45,14 +47,26 @@ export function registerVerify(program: Command): void {
         report = await verifyRun({ slo, manifest, runDir, prometheusUrl, pgUrl, baseline, failOnWarn: opts.failOnWarn });
       } catch (e) {
         // Leave a report behind for CI when the evidence could not be read; bad input stays a plain error.
-        if (e instanceof FleetloadError && e.exitCode === ExitCode.Infrastructure) writeReports(runDir, errorReport(manifest, e, slo), manifest);
+        if (e instanceof FleetloadError && e.exitCode === ExitCode.Infrastructure) writeReports(mkdir(outDir), errorReport(manifest, e, slo), manifest);
         throw e;
       } finally {
         await evidence?.stop();
       }
-      const baselineDir = opts.baseline && existsSync(opts.baseline) && statSync(opts.baseline).isDirectory() ? opts.baseline : undefined;
-      writeRunOutputs(runDir, report, manifest, { baselineDir });
-      process.stdout.write(`${formatTable(report)}\n`);
+      writeReports(mkdir(outDir), report, manifest);
+      process.stdout.write(`${formatTable(report)}\nverdict written to ${outDir}\n`);
       process.exitCode = exitCodeFor(report, opts.failOnWarn);
     });
+}
+
+/** <run>/verify-<UTC time, filesystem-safe>/; a suffix when two verifications start in the same millisecond. */
+export function verificationDir(runDir: string, now: Date = new Date()): string {
+  const base = join(runDir, `verify-${now.toISOString().replace(/[:.]/g, '-')}`);
+  let dir = base;
+  for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
+  return dir;
+}
+
+function mkdir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -28,6 +28,8 @@ objectives:
   - { id: ack, description: d, source: k6, query: metrics.fleet_ack_latency.values.p(95), unit: ms, pass: "< 1000", warning: "< 2000", key: true }
   - { id: samples, description: d, source: k6, query: metrics.fleet_ack_latency.values.count, unit: acks, pass: ">= 1" }
 `;
+/** The newest verification folder of a run (verify-<time>/). */
+const latest = (dir: string) => join(dir, readdirSync(dir).filter((f) => f.startsWith('verify-')).sort().at(-1)!);
 const run = async (args: string[]) => {
   const program = new Command().exitOverride();
   registerVerify(program);
@@ -46,8 +48,17 @@ describe('fleetload verify', () => {
     writeManifest(pass, manifest('http://127.0.0.1:1'));
     await run([pass, '--slo', join(pass, 'slo.yaml')]);
     expect(process.exitCode).toBe(0);
-    expect(JSON.parse(readFileSync(join(pass, 'report.json'), 'utf8')).verdict).toBe('pass');
+    const first = JSON.parse(readFileSync(join(latest(pass), 'report.json'), 'utf8'));
+    expect(first.verdict).toBe('pass');
+    expect(first.slo.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.fleetload).toMatch(/^\d+\.\d+\.\d+/);
     expect(String(out.mock.calls.at(-1)?.[0])).toContain('verdict: PASS');
+    expect(String(out.mock.calls.at(-1)?.[0])).toContain(`verdict written to ${latest(pass)}`);
+    // the run's own outputs are never overwritten: a second verification gets its own folder
+    writeFileSync(join(pass, 'report.json'), '{"the run":"own report"}');
+    await run([pass, '--slo', join(pass, 'slo.yaml')]);
+    expect(readFileSync(join(pass, 'report.json'), 'utf8')).toBe('{"the run":"own report"}');
+    expect(readdirSync(pass).filter((f) => f.startsWith('verify-'))).toHaveLength(2);
 
     const warn = setup(1500, K6_SLO);
     writeManifest(warn, manifest('http://127.0.0.1:1'));
@@ -55,13 +66,14 @@ describe('fleetload verify', () => {
     expect(process.exitCode).toBe(0);
     await run([warn, '--slo', join(warn, 'slo.yaml'), '--fail-on-warn']);
     expect(process.exitCode).toBe(1);
-    expect(readFileSync(join(warn, 'junit.xml'), 'utf8')).toContain('slo-warning');
+    expect(readFileSync(join(latest(warn), 'junit.xml'), 'utf8')).toContain('slo-warning');
 
     const fail = setup(5000, K6_SLO);
     writeManifest(fail, manifest('http://127.0.0.1:1'));
-    await run([fail, '--slo', join(fail, 'slo.yaml'), '--baseline', pass]);
+    await run([fail, '--slo', join(fail, 'slo.yaml'), '--baseline', latest(pass)]);
     expect(process.exitCode).toBe(1);
-    expect(JSON.parse(readFileSync(join(fail, 'report.json'), 'utf8')).baseline.runId).toBe('cli-1');
+    expect(JSON.parse(readFileSync(join(latest(fail), 'report.json'), 'utf8')).baseline.runId).toBe('cli-1');
+    expect(existsSync(join(fail, 'report.json'))).toBe(false);
   });
 
   it('the manifest never holds a password', () => {
@@ -79,9 +91,10 @@ describe('fleetload verify', () => {
     const err = await run([dir, '--slo', join(dir, 'slo.yaml')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FleetloadError);
     expect((err as FleetloadError).exitCode).toBe(ExitCode.Infrastructure);
-    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    const report = JSON.parse(readFileSync(join(latest(dir), 'report.json'), 'utf8'));
     expect(report.verdict).toBe('error');
-    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('verification-error');
+    expect(report.slo.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(join(latest(dir), 'junit.xml'), 'utf8')).toContain('verification-error');
   });
 
   it('an embedded run without kept evidence: exit 3 naming the evidence folder, and an error report', async () => {
@@ -91,7 +104,7 @@ describe('fleetload verify', () => {
     expect((err as FleetloadError).exitCode).toBe(ExitCode.Infrastructure);
     expect((err as Error).message).toContain(join(dir, 'evidence'));
     expect((err as Error).message).toMatch(/--no-keep-evidence/);
-    expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).verdict).toBe('error');
+    expect(JSON.parse(readFileSync(join(latest(dir), 'report.json'), 'utf8')).verdict).toBe('error');
   });
 
   it('a folder without a manifest is bad input; a broken manifest is an invalid run', async () => {

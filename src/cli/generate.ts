@@ -17,9 +17,13 @@ export function registerGenerate(program: Command): void {
     .option('--metrics-port <port>', 'serve the engine\'s Prometheus metrics on this port while it runs', intOption('--metrics-port'))
     .option('--source-addresses <list>', 'comma-separated local addresses to spread device connections over (e.g. 127.0.0.2,127.0.0.3)', listOption)
     .option('--allow-target <host>', 'allow load to this non-loopback host (repeatable; also FLEETLOAD_ALLOW_TARGETS)', collect, [])
-    .option('--run-id <id>', 'run id (labels the metrics; default: generate-<profile>-<UTC time>-<random>)')
-    .action(async (opts: { profile: string; tcp: string; http?: string; devices?: number; duration?: string; workers?: number; summary?: string; out?: string; metricsPort?: number; sourceAddresses?: string[]; allowTarget: string[]; runId?: string }) => {
-      const outcome = await generateLoad({ ...opts, log: stderrLog });
+    .option('--run-id <id>', 'run id (labels the metrics; default: generate-<profile>-<UTC time>-<random>); every shard of a run must share it')
+    .option('--shard <i/n>', 'run shard i of n (0-based, e.g. $JOB_COMPLETION_INDEX/4): the devices j with j mod n = i; needs --run-id, --start-at and --out; `fleetload merge` joins the shard folders')
+    .option('--start-at <iso>', 'the common start instant of every shard (ISO, in the future); a shard that starts later than it is reported')
+    .option('--prometheus-url <url>', "check this machine's clock against Prometheus's time() (without --http; --http checks against the target's Date header)")
+    .option('--start-tolerance <ms>', 'late start or clock skew beyond this many ms makes the shard invalid (default 500)', intOption('--start-tolerance'))
+    .action(async (opts: { profile: string; tcp: string; http?: string; devices?: number; duration?: string; workers?: number; summary?: string; out?: string; metricsPort?: number; sourceAddresses?: string[]; allowTarget: string[]; runId?: string; shard?: string; startAt?: string; prometheusUrl?: string; startTolerance?: number }) => {
+      const outcome = await generateLoad({ ...opts, startToleranceMs: opts.startTolerance, log: stderrLog });
       process.exitCode = outcome.exitCode;
     });
 }

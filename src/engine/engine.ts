@@ -61,11 +61,17 @@ export interface EngineRun {
   samples?: GeneratorSamples;
   /** generator health figures for run.json (rss_peak_mb, cpu_avg_percent_of_machine, send_lag_p95_ms, …) */
   generatorFigures: Record<string, number>;
+  /** the final counters by series key (all threads and clients summed): `fleetload merge` rebuilds a shards' summary from them */
+  counters: Record<string, number>;
 }
 
 const SNAPSHOT_MS = 1000;
 
-/** The threads' inits: device i runs in global thread i mod (shards × workers); this shard owns its block. */
+/**
+ * The threads' inits: device j runs in global thread j mod (shards × workers), and shard i owns the global threads
+ * w·shards + i (w = 0 … workers−1). So shard i runs exactly the devices j ≡ i (mod shards) — whatever worker count
+ * each shard picks (pods on different machines may differ) — which is also what plannedAt counts.
+ */
 export function planThreads(o: Pick<EngineOptions, 'runId' | 'config' | 'workers' | 'outDir' | 'sourceAddresses' | 'shard'>): ThreadInit[] {
   const n = Math.max(1, o.workers);
   const shard = o.shard ?? { index: 0, count: 1 };
@@ -73,7 +79,7 @@ export function planThreads(o: Pick<EngineOptions, 'runId' | 'config' | 'workers
   return Array.from({ length: n }, (_, w) => ({
     runId: o.runId,
     config: o.config,
-    slice: { thread: shard.index * n + w, threads: shard.count * n, sourceAddresses: o.sourceAddresses ?? [] },
+    slice: { thread: w * shard.count + shard.index, threads: shard.count * n, sourceAddresses: o.sourceAddresses ?? [] },
     target: { host: o.config.tcpHost, port: o.config.tcpPort, connectTimeoutMs: Math.max(1000, Math.min(10_000, o.config.ackTimeoutMs)) },
     ledgerDir,
     part: shard.count > 1 ? `s${shard.index}-w${w}` : `w${w}`,
@@ -129,7 +135,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineRun> {
   const summary = state.summary(new Date(testStartMs), loadEnd, samples, killedAtLimit);
   const summaryFile = o.outDir ? join(o.outDir, ENGINE_SUMMARY_FILE) : undefined;
   if (summaryFile) writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
-  return { summary, summaryFile, loadStart: new Date(testStartMs), loadEnd, killedAtLimit, metrics, samples, generatorFigures: state.figures };
+  return { summary, summaryFile, loadStart: new Date(testStartMs), loadEnd, killedAtLimit, metrics, samples, generatorFigures: state.figures, counters: state.merged().counters };
 }
 
 /** API endpoints' series exist at 0 from the first scrape too. */

@@ -1,19 +1,25 @@
 // `fleetload generate`: the engine alone against any Teltonika server — no embedded stack, no verdict. The same
 // target safety as `run` (loopback unless allowed). Exit 0 when the load ran, 2 on bad input, 3 when the target
-// cannot be reached, 4 when the engine itself was the bottleneck.
+// cannot be reached, 4 when the engine itself was the bottleneck — or, for a shard (--shard i/n, shards.ts), when it
+// started late or its clock disagrees with the target's: the shard says so in its summary and shard.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
 import { badInput, infraError, ExitCode } from '../core/errors.js';
-import type { EngineSummary } from '../core/engine-summary.js';
-import { runEngine } from '../engine/engine.js';
+import { ENGINE_SUMMARY_FILE, type EngineSummary } from '../core/engine-summary.js';
+import { RUN_ID_PATTERN } from '../core/manifest.js';
+import { runEngine, type EngineRun } from '../engine/engine.js';
 import { progressSink } from '../engine/progress.js';
+import { redactUrl } from '../core/redact.js';
+import type { FleetConfig } from '../sim/fleet-config.js';
 import { fleetConfigFor } from './fleet-plan.js';
 import { parseDurationMs } from './duration.js';
 import { loadProfile } from './profile.js';
 import { newRunId } from './run-id.js';
 import { defaultWorkers, fleetloadVersion, runSeed } from './run.js';
+import { checkClock, configHash, DEFAULT_START_TOLERANCE_MS, parseShard, parseStartAt, startReasons, writeShardRecord, SHARD_FORMAT, type ShardRecord, type ShardRef } from './shards.js';
 import { allowedTargets, checkTarget, targetBanner } from './target-safety.js';
 
 export interface GenerateOptions {
@@ -30,6 +36,15 @@ export interface GenerateOptions {
   sourceAddresses?: string[];
   allowTarget: string[];
   runId?: string;
+  /** "i/n": this process is shard i of n (needs --run-id, --start-at and --out) */
+  shard?: string;
+  /** ISO time: the common start instant of every shard */
+  startAt?: string;
+  /** checks this machine's clock against Prometheus's time() when there is no --http */
+  prometheusUrl?: string;
+  /** late start and clock skew beyond this many ms make the shard's run invalid (default 500) */
+  startToleranceMs?: number;
+  clock?: Clock;
   log: (line: string) => void;
 }
 
@@ -57,7 +72,28 @@ async function probe(host: string, port: number): Promise<void> {
   });
 }
 
+interface ShardPlan {
+  shard?: ShardRef;
+  startAtMs?: number;
+  toleranceMs: number;
+}
+
+/** --shard, --start-at and their companions: every mistake is bad input before anything connects. */
+function checkShardOptions(o: GenerateOptions, clock: Clock): ShardPlan {
+  const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  if (shard) {
+    const missing = [!o.runId && '--run-id (the seed, hence the IMEIs, comes from it: every shard must share it)', !o.startAt && '--start-at (the common start instant)', !o.out && '--out (the shard folder that `fleetload merge` reads)'].filter(Boolean);
+    if (missing.length > 0) throw badInput(`--shard ${o.shard} needs ${missing.join(', ')}`);
+  }
+  if (o.runId !== undefined && !RUN_ID_PATTERN.test(o.runId)) throw badInput(`--run-id: only letters, digits, "-" and "_" are allowed, got "${o.runId}"`);
+  const toleranceMs = o.startToleranceMs ?? DEFAULT_START_TOLERANCE_MS;
+  if (!Number.isInteger(toleranceMs) || toleranceMs < 0) throw badInput(`--start-tolerance: expected a whole number of ms ≥ 0, got ${toleranceMs}`);
+  return { shard, startAtMs: o.startAt !== undefined ? parseStartAt(o.startAt, clock.now()) : undefined, toleranceMs };
+}
+
 export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome> {
+  const clock = o.clock ?? systemClock;
+  const plan = checkShardOptions(o, clock);
   const profile = loadProfile(o.profile);
   const target = parseTarget(o.tcp);
   if (o.devices !== undefined && (!Number.isInteger(o.devices) || o.devices < 1)) throw badInput(`--devices: expected a whole number ≥ 1, got ${o.devices}`);
@@ -79,30 +115,104 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
   o.log(targetBanner(checked, target.port, { embedded: false, devices: config.devices, durationSec: config.durationSec }));
   const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'fleetload-generate-'));
   mkdirSync(outDir, { recursive: true });
+  const record = shardRecord(o, plan, { profile: profile.name, config, target: `${target.host}:${target.port}` });
   try {
+    const clockCheck = await checkClockOf(o, plan, clock, record);
+    writeShardRecord(outDir, record);
     const run = await runEngine({
       runId,
       config,
-      workers: o.workers ?? defaultWorkers(config.devices),
+      workers: o.workers ?? defaultWorkers(Math.ceil(config.devices / (plan.shard?.count ?? 1))),
       outDir,
-      ...(o.metricsPort !== undefined ? { metrics: { host: '0.0.0.0', port: o.metricsPort } } : {}),
+      ...(o.metricsPort !== undefined ? { metrics: { host: '0.0.0.0', port: o.metricsPort, ...(plan.shard ? { labels: { shard: String(plan.shard.index) } } : {}) } } : {}),
       sourceAddresses: o.sourceAddresses,
+      ...(plan.shard ? { shard: plan.shard } : {}),
+      ...(plan.startAtMs !== undefined ? { startAt: plan.startAtMs } : {}),
       thresholds: profile.generator,
       hardLimitMs: profile.maxDurationMs + 60_000,
+      clock,
       fleetloadVersion: fleetloadVersion(),
       log: o.log,
       progress: progressSink(process.stderr),
+      onStart: (t) => {
+        if (plan.startAtMs === undefined) return;
+        record.lateByMs = t - plan.startAtMs;
+        if (record.lateByMs > plan.toleranceMs) o.log(`shard ${plan.shard?.index ?? 0}: started ${record.lateByMs} ms after --start-at`);
+      },
     });
     await run.metrics?.close();
     const s = run.summary;
-    if (o.summary) {
-      mkdirSync(dirname(o.summary), { recursive: true });
-      writeFileSync(o.summary, `${JSON.stringify(s, null, 2)}\n`);
-    }
+    s.generator.invalidReasons.push(...startReasons(plan.shard ?? { index: 0, count: 1 }, record.lateByMs ?? 0, clockCheck, plan.toleranceMs));
+    writeOutputs(o, outDir, s);
     o.log(`records sent ${s.records.sent}, ACKed ${s.records.acked}, resent ${s.records.resent}; ACK p95 ${s.ackLatencyMs?.p95 ?? 'n/a'} ms; devices connected at peak ${s.devices.connectedPeak}/${s.devices.planned}`);
     for (const r of s.generator.invalidReasons) o.log(`load engine: ${r}`);
-    return { summary: s, exitCode: s.generator.invalidReasons.length > 0 ? ExitCode.InvalidRun : ExitCode.Pass };
+    const exitCode = s.generator.invalidReasons.length > 0 || run.killedAtLimit ? ExitCode.InvalidRun : ExitCode.Pass;
+    writeShardRecord(outDir, finished(record, run, exitCode));
+    return { summary: s, exitCode };
+  } catch (e) {
+    // a shard that fails says so in its folder: the merge reports it instead of finding a silent gap
+    writeShardRecord(outDir, { ...record, status: 'failed', error: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? ExitCode.Infrastructure });
+    throw e;
   } finally {
     if (!o.out) rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+function shardRecord(o: GenerateOptions, plan: ShardPlan, x: { profile: string; config: FleetConfig; target: string }): ShardRecord {
+  return {
+    format: SHARD_FORMAT,
+    version: 1,
+    status: 'running',
+    runId: x.config.runId,
+    profile: x.profile,
+    configHash: configHash(x.config),
+    seed: x.config.seed,
+    shard: plan.shard ?? { index: 0, count: 1 },
+    fleetDevices: x.config.devices,
+    fleetload: fleetloadVersion(),
+    target: { tcp: x.target, ...(o.http ? { http: redactUrl(o.http) } : {}) },
+    ...(plan.startAtMs !== undefined ? { startAt: new Date(plan.startAtMs).toISOString() } : {}),
+    invalidReasons: [],
+  };
+}
+
+/** The clock against the target's (HTTP Date) or Prometheus's; a check that cannot be made is a note, not a failure. */
+async function checkClockOf(o: GenerateOptions, plan: ShardPlan, clock: Clock, record: ShardRecord) {
+  if (plan.startAtMs === undefined) return undefined;
+  try {
+    const c = await checkClock({ httpUrl: o.http, prometheusUrl: o.prometheusUrl }, clock, plan.toleranceMs);
+    if (c) {
+      record.clock = c;
+      o.log(`clock: this machine − ${c.source === 'http-date' ? "the target's HTTP Date" : "Prometheus's time()"} = ${c.minMs}…${c.maxMs} ms${c.skewed ? ' — SKEWED beyond the tolerance' : ''}`);
+    } else record.clockNote = 'not checked: give --http or --prometheus-url so that shards on different machines are checked against one clock';
+    return c;
+  } catch (e) {
+    record.clockNote = `not checked: ${e instanceof Error ? e.message : String(e)}`;
+    return undefined;
+  } finally {
+    if (record.clockNote) o.log(`clock ${record.clockNote}`);
+  }
+}
+
+/** The summary goes to the folder (rewritten: the start reasons were added after the engine wrote it) and --summary. */
+function writeOutputs(o: GenerateOptions, outDir: string, s: EngineSummary): void {
+  const text = `${JSON.stringify(s, null, 2)}\n`;
+  writeFileSync(join(outDir, ENGINE_SUMMARY_FILE), text);
+  if (o.summary) {
+    mkdirSync(dirname(o.summary), { recursive: true });
+    writeFileSync(o.summary, text);
+  }
+}
+
+function finished(r: ShardRecord, run: EngineRun, exitCode: number): ShardRecord {
+  return {
+    ...r,
+    status: 'done',
+    loadStart: run.loadStart.toISOString(),
+    loadEnd: run.loadEnd.toISOString(),
+    exitCode,
+    invalidReasons: run.summary.generator.invalidReasons,
+    counters: run.counters,
+    generatorFigures: run.generatorFigures,
+  };
 }

@@ -4,7 +4,7 @@
 // (not rates), so per-step figures are computed exactly from the same points online and offline.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../run/prometheus-endpoint.js';
+import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../core/prometheus-endpoint.js';
 import { valueAt, type Point, type StoredSeries } from './capacity/prommath.js';
 
 export const SERIES_FILE = 'series.json';

@@ -2,7 +2,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { badInput } from '../core/errors.js';
-import { repoRoot } from '../stack/repo-root.js';
+import { repoRoot } from '../core/repo-root.js';
 import type { ApiClientConfig, ApiEndpoint } from '../sim/fleet-config.js';
 import type { RouteOptions } from '../sim/route.js';
 import { parseDurationMs } from './duration.js';

@@ -21,7 +21,7 @@ import { startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.
 import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
 import { freePort } from '../stack/ports.js';
 import { waitForFirstScrape } from '../stack/prometheus.js';
-import { repoRoot } from '../stack/repo-root.js';
+import { repoRoot } from '../core/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
 import type { Report } from '../verify/index.js';
 import { parseDurationMs } from './duration.js';
@@ -29,7 +29,7 @@ import { embeddedFaultTarget, planFaults, startFaultRunner, type FaultRunner } f
 import { fleetConfigFor } from './fleet-plan.js';
 import { loadProfile, type Profile } from './profile.js';
 import { newRunId } from './run-id.js';
-import { prometheusEndpoint, type PrometheusEndpoint } from './prometheus-endpoint.js';
+import { prometheusEndpoint, type PrometheusEndpoint } from '../core/prometheus-endpoint.js';
 import { checkResourcesBeforeRun, platformConnPerIpArg } from './resource-guard.js';
 import { allowedTargets, checkTarget, targetBanner, type TargetCheck } from './target-safety.js';
 

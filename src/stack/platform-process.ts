@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { infraError } from '../core/errors.js';
 import { spawnTracked, stopChild } from './children.js';
-import { repoRoot } from './repo-root.js';
+import { repoRoot } from '../core/repo-root.js';
 
 export interface PlatformProcess {
   tcpPort: number;

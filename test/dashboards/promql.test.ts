@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/stack/repo-root.js';
+import { repoRoot } from '../../src/core/repo-root.js';
 import { ENGINE_NAMES, TICK, startSyntheticFleet, type SyntheticFleet } from './synthetic-exporters.js';
 
 interface Panel {

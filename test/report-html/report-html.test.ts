@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeHtmlReports, type WrittenOutputs } from '../../src/report/html/index.js';
 import { readSeries } from '../../src/report/series.js';
-import { repoRoot } from '../../src/stack/repo-root.js';
+import { repoRoot } from '../../src/core/repo-root.js';
 import { k6Available, steppedRun, type SteppedRun } from './stepped-run.js';
 
 const CHROMIUM = '/usr/bin/chromium';

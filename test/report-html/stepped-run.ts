@@ -14,7 +14,7 @@ import { writeManifest, type RunManifest } from '../../src/core/manifest.js';
 import type { FleetConfig } from '../../src/sim/fleet-config.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../../src/stack/embedded-stack.js';
 import { findK6Binary } from '../../src/stack/k6-binary.js';
-import { repoRoot } from '../../src/stack/repo-root.js';
+import { repoRoot } from '../../src/core/repo-root.js';
 import { loadSloFile, verifyRun } from '../../src/verify/index.js';
 
 export interface SteppedRun {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetloadError } from '../../src/core/errors.js';
 import { fetchSeries } from '../../src/report/series.js';
 import { k6Args, remoteWriteEnv } from '../../src/run/k6-run.js';
-import { endpointUrl, prometheusEndpoint } from '../../src/run/prometheus-endpoint.js';
+import { endpointUrl, prometheusEndpoint } from '../../src/core/prometheus-endpoint.js';
 import { prometheusClient } from '../../src/verify/evidence-prometheus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetload-promep-'));

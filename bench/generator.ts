@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '40' },
     devices: { type: 'string', default: '10000' },
     many: { type: 'string', default: '50000' },
+    workers: { type: 'string', default: '1' },
     acker: { type: 'boolean', default: false },
   },
 });
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
   const ack = await startAcker();
   process.stdout.write(`earlier: ${K6_EARLIER}\n`);
   try {
-    if (want.has('memory')) print(await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), 2));
+    if (want.has('memory')) print(await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), Number(args.workers)));
     // one worker thread, 2,500 devices each sending every 100 ms: 25,000 packets/s offered to one core
     if (want.has('throughput')) print(await scenario('throughput', fleet(ack.port, 2500, Math.min(durationSec, 20), 100), 1));
     if (want.has('many')) {

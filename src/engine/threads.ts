@@ -40,7 +40,8 @@ async function workerScript(): Promise<URL> {
 export async function startThreads(inits: ThreadInit[], inProcess: boolean, onEvent: (e: ThreadEvent) => void, clock: Clock = systemClock): Promise<ThreadGroup> {
   if (inProcess) return inProcessThreads(inits, onEvent, clock);
   const script = await workerScript();
-  const workers = inits.map((init) => new Worker(script, { workerData: init }));
+  // a small young generation: device state is long-lived, and every MB of semi-space is RSS the fleet pays for
+  const workers = inits.map((init) => new Worker(script, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } }));
   const ready = workers.map(
     (w, i) =>
       new Promise<void>((resolve, reject) => {

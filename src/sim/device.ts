@@ -81,6 +81,23 @@ export function codecOf(s: Pick<DeviceSettings, 'seed' | 'codec8eShare'>, index:
 }
 
 /**
+ * When device `index` connects: spread over one interval from its step's start, so a fleet does not connect (and
+ * then send) as one burst — real trackers do not boot in the same millisecond.
+ */
+export function connectAt(s: Pick<DeviceSettings, 'devices' | 'intervalMs'>, index: number, startMs: number): number {
+  return startMs + Math.floor(((index % s.devices) / Math.max(1, s.devices)) * s.intervalMs);
+}
+
+/**
+ * A device takes its first record this long after it starts connecting: it is logged in by then unless the target
+ * is slow, so per-packet ACK latency (measured from the due time) shows a slow login instead of the generator's
+ * own connect storm.
+ */
+export function firstRecordLeadMs(s: Pick<DeviceSettings, 'intervalMs'>): number {
+  return Math.min(1000, s.intervalMs);
+}
+
+/**
  * The acquisition schedule: at each send tick the device takes recordsPerPacket records spread over the interval
  * while the ignition is on, one record per parkedInterval while it is off. Shared by the device and by WebSocket
  * clients that need to know how many records a device produces in a window.
@@ -95,8 +112,7 @@ export class Schedule {
     index: number,
     startMs: number,
   ) {
-    // spread first sends over one interval so a fleet does not arrive as one burst
-    this.nextTick = startMs + Math.floor(((index % s.devices) / Math.max(1, s.devices)) * s.intervalMs);
+    this.nextTick = connectAt(s, index, startMs) + firstRecordLeadMs(s);
   }
 
   /** Acquisition times of the next tick, and advances to the one after. */
@@ -147,15 +163,18 @@ export class DeviceCore {
   private stormDone = false;
   /** records lost because the flash buffer was full (oldest evicted) */
   lost = 0;
+  /** when the device first connects (its step's start plus its place in the fleet's spread) */
+  readonly connectAt: number;
 
   constructor(
     private readonly s: DeviceSettings,
     readonly index: number,
     /** when the test started (storm times are relative to it) */
     private readonly testStartMs: number,
-    /** when this device starts (its step's start) */
+    /** when this device's step starts */
     readonly startMs: number = testStartMs,
   ) {
+    this.connectAt = connectAt(s, index, startMs);
     this.imei = imeiForIndex(s.seed, index);
     this.codec = codecOf(s, index);
     this.bus = busFor(s.seed, index, s.centre, s.route);

@@ -83,8 +83,8 @@ const KEEPALIVE_BYTES = new Uint8Array([KEEPALIVE]);
 export async function runDevice(core: DeviceCore, io: DeviceIO, ev: DeviceEvents, t: SessionTiming): Promise<number> {
   let sessions = 0;
   const disruption: Disruption = { since: undefined };
-  // a device whose step starts later waits for it
-  if (core.startMs > io.now()) await io.sleep(core.startMs - io.now());
+  // a device waits for its place in the fleet's connect spread (and for its step, if that starts later)
+  if (core.connectAt > io.now()) await io.sleep(core.connectAt - io.now());
   for (;;) {
     const now = io.now();
     core.acquire(now, t.deadline);

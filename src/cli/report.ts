@@ -1,10 +1,9 @@
 // `fleetload report <run-dir>`: rebuilds report.html, capacity.json/.md (and report.md, junit.xml from
 // report.json) from what the run folder stores; needs neither Prometheus nor PostgreSQL. Wiring only.
 import type { Command } from 'commander';
-import { RunFolderError } from '../report/capacity/run-folder.js';
-import { compareWithBaseline, DEFAULT_NOISE_PCT } from '../report/compare.js';
-import { writeHtmlReports } from '../report/html/index.js';
-import { writeReports } from '../report/index.js';
+import { loadRunFolder, RunFolderError } from '../report/capacity/run-folder.js';
+import { DEFAULT_NOISE_PCT } from '../report/compare.js';
+import { writeRunOutputs, type RunOutputOptions, type RunOutputs } from '../report/run-outputs.js';
 import { parseDurationMs } from '../run/duration.js';
 import { badInput, invalidRun } from '../core/errors.js';
 
@@ -35,32 +34,36 @@ export function registerReport(program: Command): void {
     .option('--baseline <dir>', 'also compare with this run folder (writes compare.html/.md/.json)')
     .option('--noise <pct>', 'noise band for --baseline in percent', String(DEFAULT_NOISE_PCT))
     .action((dir: string, opts: { plannedDevices?: string; reportInterval?: string; baseline?: string; noise: string }) => {
-      const plannedDevices = opts.plannedDevices === undefined ? undefined : parsePositiveInt('--planned-devices', opts.plannedDevices);
-      const reportIntervalSec = opts.reportInterval === undefined ? undefined : parseInterval(opts.reportInterval);
-      const noisePct = parseNoise(opts.noise);
-      let out;
-      try {
-        out = writeHtmlReports(dir, { plannedDevices, reportIntervalSec });
-      } catch (e) {
-        if (e instanceof RunFolderError) throw e.message.includes('not valid JSON') ? invalidRun(e.message, e) : badInput(e.message, e);
-        throw e;
-      }
-      if (out.run.report) writeReports(out.run.dir, out.run.report, out.run.manifest);
-      const c = out.capacity;
-      const lines = [`report: ${out.html}`, `capacity: ${out.capacityJson}`];
-      if (c.stepped) lines.push(`capacity: ${c.capacity.devices ?? 'none'} devices — ${c.capacity.explanation}`);
-      if (c.headroom) lines.push(`headroom: ${c.headroom.explanation}`);
-      if (c.growth) lines.push(`growth: ${c.growth.rowsPerDay.toFixed(0)} rows/day, ${c.growth.gbPerMonth.toFixed(2)} GB/month at ${c.growth.plannedDevices} devices`);
-      if (!out.run.series) lines.push('note: no series.json in this folder, so the charts say "no data"');
-      if (opts.baseline) {
-        try {
-          const cmp = compareWithBaseline(out.run.dir, opts.baseline, { noisePct });
-          lines.push(`compare: ${cmp.regressions} regressions, ${cmp.improvements} improvements vs ${cmp.a.runId} (±${noisePct} %)`);
-        } catch (e) {
-          if (e instanceof RunFolderError) throw badInput(`--baseline: ${e.message}`, e);
-          throw e;
-        }
-      }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      const options: RunOutputOptions = {
+        plannedDevices: opts.plannedDevices === undefined ? undefined : parsePositiveInt('--planned-devices', opts.plannedDevices),
+        reportIntervalSec: opts.reportInterval === undefined ? undefined : parseInterval(opts.reportInterval),
+        baselineDir: opts.baseline,
+        noisePct: parseNoise(opts.noise),
+      };
+      process.stdout.write(`${summaryLines(rebuild(dir, options), options).join('\n')}\n`);
     });
+}
+
+/** The same writer as `fleetload run` (report.md keeps its Capacity and Comparison sections); folder errors → exit codes. */
+function rebuild(dir: string, options: RunOutputOptions): RunOutputs {
+  try {
+    const run = loadRunFolder(dir);
+    return writeRunOutputs(run.dir, run.report, run.manifest, options);
+  } catch (e) {
+    if (!(e instanceof RunFolderError)) throw e;
+    const message = e.folder === 'baseline' ? `--baseline: ${e.message}` : e.message;
+    throw e.malformed && e.folder === 'run' ? invalidRun(message, e) : badInput(message, e);
+  }
+}
+
+function summaryLines(out: RunOutputs, options: RunOutputOptions): string[] {
+  const c = out.capacity;
+  const lines = [`report: ${out.htmlFile}`, `capacity: ${out.capacityJsonFile}`];
+  if (c.stepped) lines.push(`capacity: ${c.capacity.devices ?? 'none'} devices — ${c.capacity.explanation}`);
+  if (c.headroom) lines.push(`headroom: ${c.headroom.explanation}`);
+  if (c.growth) lines.push(`growth: ${c.growth.rowsPerDay.toFixed(0)} rows/day, ${c.growth.gbPerMonth.toFixed(2)} GB/month at ${c.growth.plannedDevices} devices`);
+  if (!out.run.series) lines.push('note: no series.json in this folder, so the charts say "no data"');
+  const cmp = out.comparison;
+  if (cmp) lines.push(`compare: ${cmp.regressions} regressions, ${cmp.improvements} improvements vs ${cmp.a.runId} (±${options.noisePct} %)`);
+  return lines;
 }

@@ -1,10 +1,10 @@
 // The run manifest (run.json in the run folder): everything needed to verify a run later, and to
 // reproduce it. Never holds secrets: connection URLs are stored without passwords.
-import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { badInput, invalidRun } from '../core/errors.js';
+import { writeJsonAtomic } from './atomic-write.js';
+import { badInput, invalidRun } from './errors.js';
 import { stripPassword } from './redact.js';
-
 
 export interface FaultRecord {
   /** restart-postgres | kill-platform | drop-device-links | pause-platform */
@@ -63,11 +63,7 @@ export function writeManifest(dir: string, m: RunManifest): void {
     prometheus: { url: stripPassword(m.prometheus.url) },
     ...(m.postgres ? { postgres: { url: stripPassword(m.postgres.url) } } : {}),
   };
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, MANIFEST_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(safe, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeJsonAtomic(join(dir, MANIFEST_FILE), safe);
 }
 
 /** Reads and checks run.json. Missing -> badInput (not a run folder); malformed -> invalidRun. */

@@ -1,6 +1,6 @@
 // Two runs side by side: every objective and headline metric with its delta, flagged when it moves beyond a
 // noise band (default ±10 %). Pure comparison + HTML/Markdown renderers + a small file-writing hook.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapacityAnalysis } from './capacity/index.js';
 import { analyzeCapacity } from './capacity/index.js';
@@ -9,6 +9,7 @@ import type { EngineSummary, LatencyFigures } from '../core/engine-summary.js';
 import { loadRunFolder, type OldK6Summary, type RunFolder } from './capacity/run-folder.js';
 import { fmt, parseCriteria } from './capacity/steps.js';
 import { esc } from './html/page.js';
+import { RUN_FILES, runFile, writeFileAtomic } from '../core/run-folder.js';
 
 export const DEFAULT_NOISE_PCT = 10;
 
@@ -186,7 +187,7 @@ export const HEADLINES: Headline[] = [
 ];
 
 function capacityOf(r: RunFolder): CapacityAnalysis | undefined {
-  const file = join(r.dir, 'capacity.json');
+  const file = runFile(r.dir, 'capacityJson');
   if (existsSync(file)) {
     try {
       return JSON.parse(readFileSync(file, 'utf8')) as CapacityAnalysis;
@@ -313,14 +314,9 @@ ${table('objective', 'Objectives')}${table('metric', 'Headline metrics')}${table
 `;
 }
 
-export const COMPARE_FILES = { html: 'compare.html', markdown: 'compare.md', json: 'compare.json' } as const;
+export const COMPARE_FILES = { html: RUN_FILES.compareHtml, markdown: RUN_FILES.compareMarkdown, json: RUN_FILES.compareJson } as const;
 
-function put(file: string, text: string): string {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-  return file;
-}
+const put = writeFileAtomic;
 
 export function writeComparison(outDir: string, c: Comparison): { html: string; markdown: string; json: string } {
   return {

@@ -2,12 +2,13 @@
 // run window), stored in the run folder as series.json, and read back by `fleetload report` so every
 // output can be rebuilt with the stack gone. Raw cumulative counters and histogram buckets are stored
 // (not rates), so per-step figures are computed exactly from the same points online and offline.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../core/prometheus-endpoint.js';
 import { valueAt, type Point, type StoredSeries } from './capacity/prommath.js';
+import { RUN_FILES, runFile, writeJsonAtomic } from '../core/run-folder.js';
 
-export const SERIES_FILE = 'series.json';
+export const SERIES_FILE = RUN_FILES.series;
 export const SERIES_FORMAT = 'fleetload-series/1';
 
 export type SeriesKind = 'counter' | 'gauge' | 'histogram';
@@ -271,11 +272,7 @@ function onStepGrid(points: Point[], g: { start: number; end: number; step: numb
 }
 
 export function writeSeries(runDir: string, file: SeriesFile): string {
-  const path = join(runDir, SERIES_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(file)}\n`);
-  renameSync(tmp, path);
-  return path;
+  return writeJsonAtomic(runFile(runDir, 'series'), file, 0);
 }
 
 /** series.json of a run folder, or undefined when the run has none (e.g. Prometheus was unreachable). */

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { infraError } from '../core/errors.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { startPrometheus } from './prometheus.js';
+import { RUN_FILES } from '../core/run-folder.js';
 
-export const EVIDENCE_DIR = 'evidence';
+export const EVIDENCE_DIR = RUN_FILES.evidenceDir;
 
 export interface EvidenceFolders {
   dir: string;

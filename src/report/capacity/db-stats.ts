@@ -1,9 +1,10 @@
 // db-stats.json: how much space telemetry rows take in PostgreSQL, collected at the end of a run while the
 // database is up (read-only queries), so growth can be projected later with the stack gone.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RUN_FILES, runFile, writeJsonAtomic } from '../../core/run-folder.js';
 
-export const DB_STATS_FILE = 'db-stats.json';
+export const DB_STATS_FILE = RUN_FILES.dbStats;
 export const DB_STATS_FORMAT = 'fleetload-db-stats/1';
 
 export interface PartitionStats {
@@ -178,11 +179,7 @@ export async function collectDbStats(pgUrl: string, imeis: string[], window: Col
 }
 
 export function writeDbStats(runDir: string, s: DbStats): string {
-  const path = join(runDir, DB_STATS_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`);
-  renameSync(tmp, path);
-  return path;
+  return writeJsonAtomic(runFile(runDir, 'dbStats'), s);
 }
 
 export function readDbStats(runDir: string): DbStats | undefined {

@@ -1,7 +1,5 @@
 // Capacity analysis of a run (pure): per-step steady-state figures and SLO verdicts, capacity, knee, USL fit,
 // first saturating resource, headroom and database growth. capacity.json is this object.
-import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RunManifest } from '../../core/manifest.js';
 import type { Report } from '../../verify/report-types.js';
 import type { SeriesFile } from '../series.js';
@@ -11,9 +9,10 @@ import { findCapacity, firstSaturation, headroom, type CapacityFinding, type Hea
 import { findKnee, kneedle, slopeKnee, type KneeResult } from './knee.js';
 import { isSteppedRun, judgeStep, stepMetrics, stepWindows, type SettleOptions } from './steps.js';
 import { fitUsl, uslCurve, uslThroughput, type UslFit } from './usl.js';
+import { RUN_FILES, runFile, writeJsonAtomic } from '../../core/run-folder.js';
 
 export { isSteppedRun } from './steps.js';
-export const CAPACITY_FILE = 'capacity.json';
+export const CAPACITY_FILE = RUN_FILES.capacityJson;
 
 export interface CapacityOptions {
   plannedDevices?: number;
@@ -124,9 +123,5 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
 }
 
 export function writeCapacity(runDir: string, a: CapacityAnalysis): string {
-  const path = join(runDir, CAPACITY_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(a, null, 2)}\n`);
-  renameSync(tmp, path);
-  return path;
+  return writeJsonAtomic(runFile(runDir, 'capacityJson'), a);
 }

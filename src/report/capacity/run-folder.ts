@@ -7,8 +7,7 @@ import type { RunManifest } from '../../core/manifest.js';
 import type { Report } from '../../verify/report-types.js';
 import { readSeries, type SeriesFile } from '../series.js';
 import { readDbStats, type DbStats } from './db-stats.js';
-
-import { MANIFEST_FILE } from '../../core/manifest.js';
+import { MANIFEST_FILE, runFile } from '../../core/run-folder.js';
 
 /** End-of-test summary of a run folder written by the k6 generator before the engine (read only, for compare). */
 export interface OldK6Summary {
@@ -27,14 +26,27 @@ export interface RunFolder {
   oldK6Summary?: OldK6Summary;
 }
 
-export class RunFolderError extends Error {}
+/**
+ * A run folder that cannot be read. `malformed`: a file is there but is not what fleetload wrote (an invalid run,
+ * not a wrong argument). `folder`: which folder, when a command reads two (the run, or the baseline it is compared with).
+ */
+export class RunFolderError extends Error {
+  constructor(
+    message: string,
+    readonly malformed = false,
+    readonly folder: 'run' | 'baseline' = 'run',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 function readJson<T>(file: string): T | undefined {
   if (!existsSync(file)) return undefined;
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new RunFolderError(`${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new RunFolderError(`${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`, true);
   }
 }
 
@@ -45,7 +57,7 @@ export function loadRunFolder(dir: string): RunFolder {
   if (!manifest || typeof manifest.runId !== 'string' || !Array.isArray(manifest.stages)) {
     throw new RunFolderError(`${dir} is not a run folder: it has no ${MANIFEST_FILE} with runId and stages`);
   }
-  const report = readJson<Report>(join(abs, 'report.json'));
+  const report = readJson<Report>(runFile(abs, 'reportJson'));
   let series: SeriesFile | undefined;
   try {
     series = readSeries(abs);
@@ -67,7 +79,7 @@ function summaries(dir: string, manifest: RunManifest): Pick<RunFolder, 'engineS
     const file = join(dir, manifest.engine?.summaryFile ?? ENGINE_SUMMARY_FILE);
     const engineSummary = readJson<EngineSummary>(file);
     if (engineSummary && engineSummary.format !== ENGINE_SUMMARY_FORMAT) {
-      throw new RunFolderError(`${file}: unknown format ${String(engineSummary.format)} (expected ${ENGINE_SUMMARY_FORMAT})`);
+      throw new RunFolderError(`${file}: unknown format ${String(engineSummary.format)} (expected ${ENGINE_SUMMARY_FORMAT})`, true);
     }
     return engineSummary ? { engineSummary } : {};
   }

@@ -1,14 +1,13 @@
 // Rebuilds every derived output of a run folder from what it stores (manifest, report.json, series.json,
 // db-stats.json): report.html, capacity.json, capacity.md. Needs no Prometheus and no PostgreSQL.
-import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { renderCapacityMarkdown } from '../capacity-markdown.js';
 import { analyzeCapacity, writeCapacity, type CapacityAnalysis, type CapacityOptions } from '../capacity/index.js';
 import { loadRunFolder, type RunFolder } from '../capacity/run-folder.js';
-import { HTML_FILE, renderHtml } from './page.js';
+import { renderHtml } from './page.js';
+import { RUN_FILES, runFile, writeFileAtomic } from '../../core/run-folder.js';
 
 export { renderHtml, HTML_FILE, histogramSvg } from './page.js';
-export const CAPACITY_MD_FILE = 'capacity.md';
+export const CAPACITY_MD_FILE = RUN_FILES.capacityMarkdown;
 
 export interface WrittenOutputs {
   html: string;
@@ -16,13 +15,6 @@ export interface WrittenOutputs {
   capacityMd: string;
   capacity: CapacityAnalysis;
   run: RunFolder;
-}
-
-function put(file: string, text: string): string {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-  return file;
 }
 
 /**
@@ -34,7 +26,7 @@ export function writeHtmlReports(runDir: string, o: CapacityOptions = {}): Writt
   const run = loadRunFolder(runDir);
   const capacity = analyzeCapacity({ manifest: run.manifest, report: run.report, series: run.series, dbStats: run.dbStats }, o);
   const capacityJson = writeCapacity(run.dir, capacity);
-  const capacityMd = put(join(run.dir, CAPACITY_MD_FILE), renderCapacityMarkdown(capacity));
-  const html = put(join(run.dir, HTML_FILE), renderHtml({ run, capacity }));
+  const capacityMd = writeFileAtomic(runFile(run.dir, 'capacityMarkdown'), renderCapacityMarkdown(capacity));
+  const html = writeFileAtomic(runFile(run.dir, 'html'), renderHtml({ run, capacity }));
   return { html, capacityJson, capacityMd, capacity, run };
 }

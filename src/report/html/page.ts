@@ -6,8 +6,9 @@ import { fmt } from '../capacity/steps.js';
 import { uplotAssets } from './assets.js';
 import { capacityCharts, latencyHistogram, stageBoundaries, timeCharts, type ChartSpec, type HistogramBar } from './charts.js';
 import { CLIENT_SCRIPT } from './client.js';
+import { RUN_FILES } from '../../core/run-folder.js';
 
-export const HTML_FILE = 'report.html';
+export const HTML_FILE = RUN_FILES.html;
 
 export function esc(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);

@@ -1,0 +1,48 @@
+// The run folder's one owner: the name of every file a run leaves behind, and the one way to write them (atomically,
+// so a reader — `fleetload report`, a CI job, a person — never sees half a file). `run`, `report` and `stack`
+// write through here (the atomic writer lives in atomic-write.ts so that manifest.ts can use it without a cycle); the manifest (run.json) reader/writer stays in manifest.ts and is re-exported.
+//
+//   <run>/run.json              manifest: what ran, when, against what (manifest.ts)
+//        report.json|.md        verdict (report/write.ts); report.md ends with the Capacity (and Comparison) sections
+//        junit.xml              verdict for CI
+//        report.html            charts and capacity (report/html)
+//        capacity.json|.md      capacity analysis (report/capacity)
+//        series.json            Prometheus series captured for the report (report/series.ts)
+//        db-stats.json          table and index sizes for growth (report/capacity/db-stats.ts)
+//        engine-summary.json    the engine's end-of-run summary (core/engine-summary.ts)
+//        ledger/                per-record ACK ledger (core/ledger.ts)
+//        evidence/              kept Prometheus/PostgreSQL data of the embedded stack (stack/evidence.ts)
+//        stack.log              the embedded stack's output
+//        compare.html|.md|.json comparison with a baseline run (report/compare.ts)
+import { join } from 'node:path';
+import { ENGINE_SUMMARY_FILE } from './engine-summary.js';
+import { LEDGER_DIR } from './ledger.js';
+import { MANIFEST_FILE } from './manifest.js';
+
+export { MANIFEST_FILE, readManifest, writeManifest, type RunManifest } from './manifest.js';
+
+export const RUN_FILES = {
+  manifest: MANIFEST_FILE,
+  reportJson: 'report.json',
+  reportMarkdown: 'report.md',
+  junit: 'junit.xml',
+  html: 'report.html',
+  capacityJson: 'capacity.json',
+  capacityMarkdown: 'capacity.md',
+  series: 'series.json',
+  dbStats: 'db-stats.json',
+  engineSummary: ENGINE_SUMMARY_FILE,
+  ledgerDir: LEDGER_DIR,
+  evidenceDir: 'evidence',
+  stackLog: 'stack.log',
+  compareHtml: 'compare.html',
+  compareMarkdown: 'compare.md',
+  compareJson: 'compare.json',
+} as const;
+
+export type RunFileName = keyof typeof RUN_FILES;
+
+/** Path of one of the run folder's files. */
+export const runFile = (runDir: string, name: RunFileName): string => join(runDir, RUN_FILES[name]);
+
+export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';

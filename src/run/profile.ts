@@ -1,4 +1,4 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { badInput } from '../core/errors.js';
@@ -8,7 +8,7 @@ import type { RouteOptions } from '../sim/route.js';
 import { parseDurationMs } from './duration.js';
 import { parseFaultSpecs, type FaultSpec, type RawFault } from './faults.js';
 import { DEFAULT_GENERATOR_THRESHOLDS, type GeneratorThresholds } from '../engine/health.js';
-import { parseYamlSource, pointerToPath, YamlSyntaxError, type YamlSource } from './yaml-source.js';
+import { parseYamlSource, pointerToPath, schemaErrors, YamlSyntaxError, type YamlSource } from '../core/yaml-source.js';
 
 /** A profile after validation, with durations in milliseconds and defaults filled in. */
 export interface Profile {
@@ -120,18 +120,8 @@ export function listProfiles(): string[] {
 
 export const apiConfigsDir = () => join(repoRoot(), 'scenarios', 'api');
 
-const validators = new Map<string, ReturnType<Ajv['compile']>>();
 function validateWith(schemaFile: string, data: unknown): ErrorObject[] {
-  let validator = validators.get(schemaFile);
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
-    validator = new Ajv({ allErrors: true, strict: false }).compile(schema);
-    validators.set(schemaFile, validator);
-  }
-  // oneOf/anyOf add a summary error after the branch errors; the branch errors say more
-  const errors = validator(data) ? [] : [...(validator.errors ?? [])];
-  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
-  return specific.length > 0 ? specific : errors;
+  return schemaErrors(schemaFile, () => JSON.parse(readFileSync(schemaFile, 'utf8')) as object, data);
 }
 const validate = (data: unknown) => validateWith(join(profilesDir(), 'profile.schema.json'), data);
 

@@ -31,7 +31,7 @@ export interface AvlLimits {
 
 const TWO_POW_32 = 4294967296;
 /** Latest instant a JS Date can hold (year 275760). Anything later can only be garbage and would break `new Date(ts)`. */
-export const MAX_TIMESTAMP_MS = 8.64e15;
+const MAX_JS_DATE_MS = 8.64e15;
 const MAX_U64 = 0xffffffffffffffffn;
 const COORD_SCALE = 1e7;
 
@@ -170,7 +170,7 @@ export function encodeAvlPacket(codec: Codec, records: readonly AvlRecord[], opt
 
 function writeRecord(dv: DataView, out: Uint8Array, p: number, r: AvlRecord, ext: boolean, counts: number[], at: number): number {
   const ts = r.timestamp;
-  if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP_MS) throw bad('timestamp', ts, `an integer of ms in [0, ${MAX_TIMESTAMP_MS}]`);
+  if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0 || ts > MAX_JS_DATE_MS) throw bad('timestamp', ts, `an integer of ms in [0, ${MAX_JS_DATE_MS}]`);
   dv.setUint32(p, Math.floor(ts / TWO_POW_32));
   dv.setUint32(p + 4, ts >>> 0);
   out[p + 8] = checkUint('priority', r.priority, 2);
@@ -285,7 +285,7 @@ export function decodeAvlPacket(frame: Uint8Array, opts?: AvlLimits): AvlPacket 
   for (let r = 0; r < n; r++) {
     if (p + (ext ? 28 : 26) > end) throw truncated(r, p, end);
     const timestamp = dv.getUint32(p) * TWO_POW_32 + dv.getUint32(p + 4); // exact: checked below 2^53
-    if (timestamp > MAX_TIMESTAMP_MS) throw new TeltonikaError('BAD_VALUE', `record ${r}: timestamp ${timestamp} ms is beyond the Date range`);
+    if (timestamp > MAX_JS_DATE_MS) throw new TeltonikaError('BAD_VALUE', `record ${r}: timestamp ${timestamp} ms is beyond the Date range`);
     const priority = frame[p + 8];
     if (priority > 2) throw new TeltonikaError('BAD_VALUE', `record ${r}: priority ${priority} is not 0 (low), 1 (high) or 2 (panic)`);
     const longitude = dv.getInt32(p + 9) / COORD_SCALE;

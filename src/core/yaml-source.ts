@@ -1,3 +1,6 @@
+// The one YAML + JSON-Schema loader for fleetload's input files (profiles; SLO files should move here too): YAML that
+// can say on which line a field sits, and JSON-Schema errors that point at those lines.
+import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 
 /** A parsed YAML file that can say on which line a field sits, so errors can point at it. */
@@ -39,4 +42,21 @@ export function pointerToPath(pointer: string): Array<string | number> {
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const validators = new Map<string, ReturnType<Ajv['compile']>>();
+
+/**
+ * Checks `data` against a JSON Schema (compiled once per `schemaId`, all errors at once). oneOf/anyOf add a summary
+ * error after the branch errors; the branch errors say more, so the summary is dropped when there are any.
+ */
+export function schemaErrors(schemaId: string, loadSchema: () => object, data: unknown): ErrorObject[] {
+  let validator = validators.get(schemaId);
+  if (!validator) {
+    validator = new Ajv({ allErrors: true, strict: false }).compile(loadSchema());
+    validators.set(schemaId, validator);
+  }
+  const errors = validator(data) ? [] : [...(validator.errors ?? [])];
+  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+  return specific.length > 0 ? specific : errors;
 }

@@ -129,222 +129,250 @@ export function rateWindow(f: SeriesFile): number {
   return Math.max(5, 5 * f.stepSeconds);
 }
 
-export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: string; devices: number }>): ChartSpec[] {
-  const g = grid(f);
-  const w = rateWindow(f);
-  const planned = g.map((t) => {
-    const s = stages.find((st) => t >= Date.parse(st.start) / 1000 && t < Date.parse(st.end) / 1000);
-    return s ? s.devices : null;
-  });
-  const out: ChartSpec[] = [];
-  const base = { kind: 'time' as const, x: g };
+/** What every time chart is built from: the stored series, the common time grid and the trailing rate window. */
+interface TimeChartInput {
+  f: SeriesFile;
+  /** the common time grid (s) */
+  g: number[];
+  /** trailing window of rates and quantiles (s) */
+  w: number;
+  stages: Array<{ start: string; end: string; devices: number }>;
+}
 
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'devices',
-        title: 'Connected devices',
-        axes: { y: 'devices' },
-        lines: [
-          { label: 'connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_devices_connected'), g), color: C.blue },
-          { label: 'TCP connections (platform)', values: sumOnGrid(seriesOf(f, 'tcp_connections'), g), color: C.orange },
-          { label: 'planned by stage', values: planned, color: C.grey, dash: true },
-        ],
-      },
-      ['engine_devices_connected', 'tcp_connections'],
-      f,
-    ),
+const timeChart = (i: TimeChartInput, spec: Omit<ChartSpec, 'empty' | 'kind' | 'x'>, queries: string[]): ChartSpec =>
+  chart({ kind: 'time', x: i.g, ...spec }, queries, i.f);
+
+/** Only the lines measured; a reference line (the plan) or a counter flat at 0 is not data. */
+function emptyUnless(c: ChartSpec, measured: boolean, why: string): ChartSpec {
+  if (!c.empty && !measured) c.empty = why;
+  return c;
+}
+
+const flatZero = (lines: ChartLine[]) => lines.every((l) => l.values.every((v) => v === null || v === 0));
+
+function devicesChart(i: TimeChartInput): ChartSpec {
+  const { f, g, stages } = i;
+  const planned = g.map((t) => stages.find((st) => t >= Date.parse(st.start) / 1000 && t < Date.parse(st.end) / 1000)?.devices ?? null);
+  const c = timeChart(
+    i,
+    {
+      id: 'devices',
+      title: 'Connected devices',
+      axes: { y: 'devices' },
+      lines: [
+        { label: 'connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_devices_connected'), g), color: C.blue },
+        { label: 'TCP connections (platform)', values: sumOnGrid(seriesOf(f, 'tcp_connections'), g), color: C.orange },
+        { label: 'planned by stage', values: planned, color: C.grey, dash: true },
+      ],
+    },
+    ['engine_devices_connected', 'tcp_connections'],
   );
   // the planned line alone is not data
-  const dev = out[0];
-  if (!dev.empty && !hasData(dev.lines.slice(0, 2))) dev.empty = `No data in this run: ${query(f, 'engine_devices_connected')?.query} and ${query(f, 'tcp_connections')?.query} returned nothing.`;
+  return emptyUnless(c, hasData(c.lines.slice(0, 2)), `No data in this run: ${query(f, 'engine_devices_connected')?.query} and ${query(f, 'tcp_connections')?.query} returned nothing.`);
+}
 
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'records',
-        title: `Records per second: sent vs ACKed vs stored (${w} s trailing rate)`,
-        axes: { y: 'records/s' },
-        lines: [
-          { label: 'sent (engine)', values: rateOnGrid(f, 'engine_records_sent', g, w), color: C.blue },
-          { label: 'ACKed (engine)', values: rateOnGrid(f, 'engine_records_acked', g, w), color: C.green },
-          { label: 'received (platform)', values: rateOnGrid(f, 'platform_received', g, w), color: C.orange, dash: true },
-          { label: 'stored (platform)', values: rateOnGrid(f, 'platform_inserted', g, w), color: C.purple },
-          { label: 'resent (engine)', values: rateOnGrid(f, 'engine_records_resent', g, w), color: C.red },
-        ],
-      },
-      ['engine_records_sent', 'engine_records_acked', 'platform_received', 'platform_inserted'],
-      f,
-    ),
+function recordsChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
+  return timeChart(
+    i,
+    {
+      id: 'records',
+      title: `Records per second: sent vs ACKed vs stored (${w} s trailing rate)`,
+      axes: { y: 'records/s' },
+      lines: [
+        { label: 'sent (engine)', values: rateOnGrid(f, 'engine_records_sent', g, w), color: C.blue },
+        { label: 'ACKed (engine)', values: rateOnGrid(f, 'engine_records_acked', g, w), color: C.green },
+        { label: 'received (platform)', values: rateOnGrid(f, 'platform_received', g, w), color: C.orange, dash: true },
+        { label: 'stored (platform)', values: rateOnGrid(f, 'platform_inserted', g, w), color: C.purple },
+        { label: 'resent (engine)', values: rateOnGrid(f, 'engine_records_resent', g, w), color: C.red },
+      ],
+    },
+    ['engine_records_sent', 'engine_records_acked', 'platform_received', 'platform_inserted'],
   );
+}
 
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'ack-latency',
-        title: `ACK latency (${w} s trailing window)`,
-        axes: { y: 'ms' },
-        note: 'Engine lines: per packet, ACK time minus the time the packet was due (open model), and per record, ACK time minus the record\'s own timestamp (a record buffered through an outage shows the outage). Platform line: frame received to ACK written. All from histograms, interpolated inside their buckets.',
-        lines: [
-          { label: 'ACK p50 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.5, w, g), color: C.green },
-          { label: 'ACK p95 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.95, w, g), color: C.orange },
-          { label: 'ACK p99 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.99, w, g), color: C.red },
-          { label: 'record delivery p95 (engine)', values: quantileMs(f, 'engine_record_latency', 0.95, w, g), color: C.brown, dash: true },
-          { label: 'ACK p95 (platform)', values: quantileMs(f, 'ack_duration', 0.95, w, g), color: C.purple, dash: true },
-        ],
-      },
-      ['engine_ack_latency', 'engine_record_latency', 'ack_duration'],
-      f,
-    ),
+function ackLatencyChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
+  return timeChart(
+    i,
+    {
+      id: 'ack-latency',
+      title: `ACK latency (${w} s trailing window)`,
+      axes: { y: 'ms' },
+      note: 'Engine lines: per packet, ACK time minus the time the packet was due (open model), and per record, ACK time minus the record\'s own timestamp (a record buffered through an outage shows the outage). Platform line: frame received to ACK written. All from histograms, interpolated inside their buckets.',
+      lines: [
+        { label: 'ACK p50 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.5, w, g), color: C.green },
+        { label: 'ACK p95 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.95, w, g), color: C.orange },
+        { label: 'ACK p99 (engine)', values: quantileMs(f, 'engine_ack_latency', 0.99, w, g), color: C.red },
+        { label: 'record delivery p95 (engine)', values: quantileMs(f, 'engine_record_latency', 0.95, w, g), color: C.brown, dash: true },
+        { label: 'ACK p95 (platform)', values: quantileMs(f, 'ack_duration', 0.95, w, g), color: C.purple, dash: true },
+      ],
+    },
+    ['engine_ack_latency', 'engine_record_latency', 'ack_duration'],
   );
+}
 
+function apiChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
   const reqRate = rateOnGrid(f, 'engine_api_requests', g, w);
   const errRate = rateOnGrid(f, 'engine_api_errors', g, w);
-  const apiLines: ChartLine[] = [
+  const latency: ChartLine[] = [
     { label: 'p95 (client)', values: quantileMs(f, 'engine_api_latency', 0.95, w, g), color: C.blue },
     { label: 'p95 (platform)', values: quantileMs(f, 'http_duration', 0.95, w, g), color: C.cyan, dash: true },
-    { label: 'requests/s (client)', values: reqRate, color: C.grey, scale: 'rps' },
-    // a ratio only where requests were made: no requests is no data, not a 0 % error ratio
-    { label: 'error ratio (client)', values: reqRate.map((r, i) => (r && r > 0 && errRate[i] !== null ? (errRate[i] as number) / r : null)), color: C.red, scale: 'ratio' },
   ];
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'api',
-        title: `REST API: latency, request rate and error ratio (${w} s trailing window)`,
-        axes: { y: 'ms', rps: 'requests/s', ratio: 'error ratio' },
-        note: 'Client lines come from the engine (fleetload_api_*: every non-2xx and network failure counts as an error, 429 apart); the platform line is its own request histogram.',
-        lines: apiLines,
-      },
-      ['engine_api_latency', 'engine_api_requests', 'http_duration'],
-      f,
-    ),
+  const requests: ChartLine = { label: 'requests/s (client)', values: reqRate, color: C.grey, scale: 'rps' };
+  // a ratio only where requests were made: no requests is no data, not a 0 % error ratio
+  const errors: ChartLine = { label: 'error ratio (client)', values: reqRate.map((r, k) => (r && r > 0 && errRate[k] !== null ? (errRate[k] as number) / r : null)), color: C.red, scale: 'ratio' };
+  const c = timeChart(
+    i,
+    {
+      id: 'api',
+      title: `REST API: latency, request rate and error ratio (${w} s trailing window)`,
+      axes: { y: 'ms', rps: 'requests/s', ratio: 'error ratio' },
+      note: 'Client lines come from the engine (fleetload_api_*: every non-2xx and network failure counts as an error, 429 apart); the platform line is its own request histogram.',
+      lines: [...latency, requests, errors],
+    },
+    ['engine_api_latency', 'engine_api_requests', 'http_duration'],
   );
   // the engine's request counter is 0 from the first scrape: a run without API clients has a flat 0 line, not data
-  const api = out[out.length - 1];
-  if (!api.empty && !hasData([apiLines[0], apiLines[1], apiLines[3]]) && apiLines[2].values.every((v) => v === null || v === 0)) {
-    api.empty = `No data in this run: ${query(f, 'engine_api_latency')?.query} and ${query(f, 'http_duration')?.query} recorded no request (the profile may run no API clients).`;
-  }
-
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'websocket',
-        title: `WebSocket freshness: receive time − record timestamp (${w} s trailing window)`,
-        axes: { y: 'ms', conn: 'connections' },
-        lines: [
-          { label: 'freshness p50 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.5, w, g), color: C.green },
-          { label: 'freshness p95 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.95, w, g), color: C.blue },
-          { label: 'open WebSockets (platform)', values: sumOnGrid(seriesOf(f, 'ws_connections'), g), color: C.grey, scale: 'conn' },
-          { label: 'clients connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_ws_clients'), g), color: C.olive, scale: 'conn', dash: true },
-        ],
-      },
-      ['engine_ws_freshness', 'ws_connections', 'engine_ws_clients'],
-      f,
-    ),
+  return emptyUnless(
+    c,
+    hasData([...latency, errors]) || !flatZero([requests]),
+    `No data in this run: ${query(f, 'engine_api_latency')?.query} and ${query(f, 'http_duration')?.query} recorded no request (the profile may run no API clients).`,
   );
-  const ws = out[out.length - 1];
-  if (!ws.empty && !hasData(ws.lines.slice(0, 2)) && ws.lines.slice(2).every((l) => l.values.every((v) => v === null || v === 0))) {
-    ws.empty = `No data in this run: ${query(f, 'engine_ws_freshness')?.query} recorded nothing and no WebSocket was open.`;
-  }
+}
 
-  // mean batch size over the trailing window = Δsum / Δcount
+function websocketChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
+  const c = timeChart(
+    i,
+    {
+      id: 'websocket',
+      title: `WebSocket freshness: receive time − record timestamp (${w} s trailing window)`,
+      axes: { y: 'ms', conn: 'connections' },
+      lines: [
+        { label: 'freshness p50 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.5, w, g), color: C.green },
+        { label: 'freshness p95 (client)', values: quantileMs(f, 'engine_ws_freshness', 0.95, w, g), color: C.blue },
+        { label: 'open WebSockets (platform)', values: sumOnGrid(seriesOf(f, 'ws_connections'), g), color: C.grey, scale: 'conn' },
+        { label: 'clients connected (engine)', values: sumOnGrid(seriesOf(f, 'engine_ws_clients'), g), color: C.olive, scale: 'conn', dash: true },
+      ],
+    },
+    ['engine_ws_freshness', 'ws_connections', 'engine_ws_clients'],
+  );
+  return emptyUnless(
+    c,
+    hasData(c.lines.slice(0, 2)) || !flatZero(c.lines.slice(2)),
+    `No data in this run: ${query(f, 'engine_ws_freshness')?.query} recorded nothing and no WebSocket was open.`,
+  );
+}
+
+function batchChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
   const batchBuckets = seriesOf(f, 'batch_duration');
   const sizeSum = seriesOf(f, 'batch_size_sum');
+  // mean batch size over the trailing window = Δsum / Δcount
   const meanSize = g.map((t) => {
     const b = histogramIncrease(batchBuckets, t - w, t);
     const n = b.length ? b[b.length - 1].count : 0;
     const s = sumIncrease(sizeSum, t - w, t);
     return n > 0 && s !== undefined ? s / n : null;
   });
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'batch',
-        title: 'Database batch INSERT: duration and size',
-        axes: { y: 'ms', size: 'records/batch' },
-        lines: [
-          { label: `duration p50 (${w} s)`, values: quantileOverTime(batchBuckets, 0.5, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.green },
-          { label: `duration p95 (${w} s)`, values: quantileOverTime(batchBuckets, 0.95, w, g).map(([, v]) => (v === null ? null : v * 1000)), color: C.orange },
-          { label: 'mean batch size', values: meanSize, color: C.purple, scale: 'size', dash: true },
-        ],
-      },
-      ['batch_duration', 'batch_size_sum'],
-      f,
-    ),
+  const durationMs = (q: number) => quantileOverTime(batchBuckets, q, w, g).map(([, v]) => (v === null ? null : v * 1000));
+  return timeChart(
+    i,
+    {
+      id: 'batch',
+      title: 'Database batch INSERT: duration and size',
+      axes: { y: 'ms', size: 'records/batch' },
+      lines: [
+        { label: `duration p50 (${w} s)`, values: durationMs(0.5), color: C.green },
+        { label: `duration p95 (${w} s)`, values: durationMs(0.95), color: C.orange },
+        { label: 'mean batch size', values: meanSize, color: C.purple, scale: 'size', dash: true },
+      ],
+    },
+    ['batch_duration', 'batch_size_sum'],
   );
+}
 
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'ingest-lag',
-        title: 'Ingest lag (device timestamp → commit)',
-        axes: { y: 's' },
-        lines: [
-          { label: `p50 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.5, w, g).map(([, v]) => v), color: C.green },
-          { label: `p95 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.95, w, g).map(([, v]) => v), color: C.orange },
-          { label: `p99 (${w} s)`, values: quantileOverTime(seriesOf(f, 'ingest_lag'), 0.99, w, g).map(([, v]) => v), color: C.red },
-        ],
-      },
-      ['ingest_lag'],
-      f,
-    ),
+function ingestLagChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
+  const lag = (q: number) => quantileOverTime(seriesOf(f, 'ingest_lag'), q, w, g).map(([, v]) => v);
+  return timeChart(
+    i,
+    {
+      id: 'ingest-lag',
+      title: 'Ingest lag (device timestamp → commit)',
+      axes: { y: 's' },
+      lines: [
+        { label: `p50 (${w} s)`, values: lag(0.5), color: C.green },
+        { label: `p95 (${w} s)`, values: lag(0.95), color: C.orange },
+        { label: `p99 (${w} s)`, values: lag(0.99), color: C.red },
+      ],
+    },
+    ['ingest_lag'],
   );
+}
 
+function processChart(i: TimeChartInput): ChartSpec {
+  const { f, g, w } = i;
   // scraped processes (the platform, the engine) plus the engine's /proc samples where Prometheus has none of it
   const scrapedJobs = new Set([...seriesOf(f, 'process_cpu'), ...seriesOf(f, 'process_rss')].map((s) => s.labels.job));
   const sampled = (id: string) => seriesOf(f, id).filter((s) => !scrapedJobs.has(s.labels.job));
   const cpuSeries = [...seriesOf(f, 'process_cpu'), ...sampled('generator_cpu')];
   const rss = [...seriesOf(f, 'process_rss'), ...sampled('generator_rss')];
-  const jobs = [...new Set([...cpuSeries, ...rss].map((s) => s.labels.job ?? 'process'))].sort();
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'process',
-        title: 'Engine (load generator) and platform processes: CPU and RSS',
-        axes: { y: 'CPU cores', mem: 'RSS MB' },
-        note: jobs.includes(ENGINE_JOB) ? undefined : 'This run has no CPU/RSS samples of the load engine: only the platform is shown; the generator health figures of the manifest are listed under run metadata.',
-        lines: jobs.flatMap((job, i) => {
-          const c = cpuSeries.filter((s) => (s.labels.job ?? 'process') === job);
-          const r = rss.filter((s) => (s.labels.job ?? 'process') === job);
-          return [
-            { label: `${job} CPU`, values: sumOnGrid(c.map((s) => ({ labels: {}, points: trailingRate(s.points, w) })), g), color: PALETTE[(2 * i) % PALETTE.length] },
-            { label: `${job} RSS`, values: sumOnGrid(r, g, 1 / 1e6), color: PALETTE[(2 * i + 1) % PALETTE.length], scale: 'mem', dash: true },
-          ];
-        }),
-      },
-      ['process_cpu', 'process_rss', 'generator_cpu', 'generator_rss'],
-      f,
-    ),
+  const jobOf = (s: StoredSeries) => s.labels.job ?? 'process';
+  const jobs = [...new Set([...cpuSeries, ...rss].map(jobOf))].sort();
+  return timeChart(
+    i,
+    {
+      id: 'process',
+      title: 'Engine (load generator) and platform processes: CPU and RSS',
+      axes: { y: 'CPU cores', mem: 'RSS MB' },
+      note: jobs.includes(ENGINE_JOB) ? undefined : 'This run has no CPU/RSS samples of the load engine: only the platform is shown; the generator health figures of the manifest are listed under run metadata.',
+      lines: jobs.flatMap((job, k) => [
+        { label: `${job} CPU`, values: sumOnGrid(cpuSeries.filter((s) => jobOf(s) === job).map((s) => ({ labels: {}, points: trailingRate(s.points, w) })), g), color: PALETTE[(2 * k) % PALETTE.length] },
+        { label: `${job} RSS`, values: sumOnGrid(rss.filter((s) => jobOf(s) === job), g, 1 / 1e6), color: PALETTE[(2 * k + 1) % PALETTE.length], scale: 'mem', dash: true },
+      ]),
+    },
+    ['process_cpu', 'process_rss', 'generator_cpu', 'generator_rss'],
   );
+}
 
-  out.push(
-    chart(
-      {
-        ...base,
-        id: 'eventloop',
-        title: 'Event-loop delay (platform and engine) and the platform writer queue',
-        axes: { y: 'ms', q: 'records queued' },
-        note: 'A late engine event loop sends late: the engine line is generator health (the run is invalid when it is the bottleneck).',
-        lines: [
-          ...seriesOf(f, 'eventloop_lag_p99').map((s, i) => ({ label: `event-loop lag p99 (${s.labels.job ?? 'platform'})`, values: onGrid(s.points, g, 1000), color: PALETTE[i % PALETTE.length] })),
-          { label: 'event-loop delay p99, busiest thread (engine)', values: sumOnGrid(seriesOf(f, 'engine_event_loop_delay_p99'), g, 1000), color: C.pink },
-          { label: 'writer queue', values: sumOnGrid(seriesOf(f, 'writer_queue'), g), color: C.brown, scale: 'q', dash: true },
-        ],
-      },
-      ['eventloop_lag_p99', 'engine_event_loop_delay_p99', 'writer_queue'],
-      f,
-    ),
+function eventLoopChart(i: TimeChartInput): ChartSpec {
+  const { f, g } = i;
+  return timeChart(
+    i,
+    {
+      id: 'eventloop',
+      title: 'Event-loop delay (platform and engine) and the platform writer queue',
+      axes: { y: 'ms', q: 'records queued' },
+      note: 'A late engine event loop sends late: the engine line is generator health (the run is invalid when it is the bottleneck).',
+      lines: [
+        ...seriesOf(f, 'eventloop_lag_p99').map((s, k) => ({ label: `event-loop lag p99 (${s.labels.job ?? 'platform'})`, values: onGrid(s.points, g, 1000), color: PALETTE[k % PALETTE.length] })),
+        { label: 'event-loop delay p99, busiest thread (engine)', values: sumOnGrid(seriesOf(f, 'engine_event_loop_delay_p99'), g, 1000), color: C.pink },
+        { label: 'writer queue', values: sumOnGrid(seriesOf(f, 'writer_queue'), g), color: C.brown, scale: 'q', dash: true },
+      ],
+    },
+    ['eventloop_lag_p99', 'engine_event_loop_delay_p99', 'writer_queue'],
   );
-  return out;
+}
+
+/** The report's time charts, in page order: one builder per chart. */
+const TIME_CHARTS: ReadonlyArray<(i: TimeChartInput) => ChartSpec> = [
+  devicesChart,
+  recordsChart,
+  ackLatencyChart,
+  apiChart,
+  websocketChart,
+  batchChart,
+  ingestLagChart,
+  processChart,
+  eventLoopChart,
+];
+
+export function timeCharts(f: SeriesFile, stages: Array<{ start: string; end: string; devices: number }>): ChartSpec[] {
+  const input: TimeChartInput = { f, g: grid(f), w: rateWindow(f), stages };
+  return TIME_CHARTS.map((build) => build(input));
 }
 
 export function stageBoundaries(stages: Array<{ name: string; start: string; end: string; devices: number }>, settleFraction = 0.3, maxSettle = 120): Boundary[] {

@@ -3,6 +3,7 @@ import { registerCodec } from './codec.js';
 import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
 import { registerGenerate } from './generate.js';
+import { registerK6 } from './k6.js';
 import { registerMerge } from './merge.js';
 import { ExitCode, FleetloadError } from '../core/errors.js';
 import { registerPlatform } from './platform.js';
@@ -17,6 +18,7 @@ const program = new Command('fleetload')
   .exitOverride();
 registerRun(program);
 registerGenerate(program);
+registerK6(program);
 registerMerge(program);
 registerVerify(program);
 registerReport(program);

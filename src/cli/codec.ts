@@ -41,7 +41,7 @@ export function registerCodec(program: Command): void {
 }
 
 /** JSON for one frame, as printed by `codec decode`. Exported for tests and for tools that want the same view. */
-export function decodeFrameJson(bytes: Uint8Array): Record<string, unknown> {
+function decodeFrameJson(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.length === 1 && bytes[0] === 0xff) return { keepalive: true };
   // A data frame starts 00 00; a login frame starts with its non-zero uint16 length (Traccar's rule).
   if (bytes.length >= 2 && (bytes[0] !== 0 || bytes[1] !== 0)) return { imei: guard(() => decodeLogin(bytes)) };

@@ -9,7 +9,7 @@ interface Check {
   fix: string;
 }
 
-export function doctorChecks(): Check[] {
+function doctorChecks(): Check[] {
   const checks: Check[] = [];
   const major = Number(process.versions.node.split('.')[0]);
   checks.push({ name: 'node', found: major >= 20 ? process.version : undefined, fix: 'install Node.js 20 or newer (e.g. apt-get install nodejs from NodeSource or your distribution)' });

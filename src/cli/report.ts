@@ -7,7 +7,7 @@ import { writeRunOutputs, type RunOutputOptions, type RunOutputs } from '../repo
 import { parseDurationMs } from '../run/duration.js';
 import { badInput, invalidRun } from '../core/errors.js';
 
-export function parsePositiveInt(flag: string, v: string): number {
+function parsePositiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw badInput(`${flag}: expected a whole number ≥ 1, got "${v}"`);
   return Number(v);
 }

@@ -26,7 +26,7 @@ export interface PrometheusEndpoint {
   k6Env: Record<string, string>;
 }
 
-export const PROMETHEUS_ENV = {
+const PROMETHEUS_ENV = {
   username: 'PROMETHEUS_USERNAME',
   password: 'PROMETHEUS_PASSWORD',
   bearer: 'PROMETHEUS_BEARER_TOKEN',

@@ -1,7 +1,6 @@
 // Two runs side by side: every objective and headline metric with its delta, flagged when it moves beyond a
 // noise band (default ±10 %). Pure comparison + HTML/Markdown renderers + a small file-writing hook.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CapacityAnalysis } from './capacity/index.js';
 import { analyzeCapacity } from './capacity/index.js';
 import { histogramIncrease, histogramQuantile, sumIncrease } from './capacity/prommath.js';
@@ -9,7 +8,7 @@ import type { EngineSummary, LatencyFigures } from '../core/engine-summary.js';
 import { loadRunFolder, type OldK6Summary, type RunFolder } from './capacity/run-folder.js';
 import { fmt, parseCriteria } from './capacity/steps.js';
 import { esc } from './html/page.js';
-import { RUN_FILES, runFile, writeFileAtomic } from '../core/run-folder.js';
+import { runFile, writeFileAtomic } from '../core/run-folder.js';
 
 export const DEFAULT_NOISE_PCT = 10;
 
@@ -156,7 +155,7 @@ function storedRate(r: RunFolder): number | undefined {
   return inc === undefined || t1 <= t0 ? undefined : inc / (t1 - t0);
 }
 
-export const HEADLINES: Headline[] = [
+const HEADLINES: Headline[] = [
   { id: 'engine.ack_p50', label: 'ACK latency p50 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p50) },
   { id: 'engine.ack_p95', label: 'ACK latency p95 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p95) },
   { id: 'engine.ack_p99', label: 'ACK latency p99 (engine)', unit: 'ms', better: 'lower', get: fig((f) => f.ackMs?.p99) },
@@ -287,7 +286,7 @@ export function renderCompareMarkdown(c: Comparison): string {
   return `${out.join('\n')}\n`;
 }
 
-export function renderCompareHtml(c: Comparison): string {
+function renderCompareHtml(c: Comparison): string {
   const cls = (f: Flag) => (f === 'regressed' ? 'bad' : f === 'improved' ? 'good' : f === 'changed' || f === 'new' || f === 'gone' ? 'chg' : '');
   const table = (group: CompareRow['group'], title: string) => {
     const rows = c.rows.filter((r) => r.group === group);
@@ -314,15 +313,13 @@ ${table('objective', 'Objectives')}${table('metric', 'Headline metrics')}${table
 `;
 }
 
-export const COMPARE_FILES = { html: RUN_FILES.compareHtml, markdown: RUN_FILES.compareMarkdown, json: RUN_FILES.compareJson } as const;
-
 const put = writeFileAtomic;
 
 export function writeComparison(outDir: string, c: Comparison): { html: string; markdown: string; json: string } {
   return {
-    html: put(join(outDir, COMPARE_FILES.html), renderCompareHtml(c)),
-    markdown: put(join(outDir, COMPARE_FILES.markdown), renderCompareMarkdown(c)),
-    json: put(join(outDir, COMPARE_FILES.json), `${JSON.stringify(c, null, 2)}\n`),
+    html: put(runFile(outDir, 'compareHtml'), renderCompareHtml(c)),
+    markdown: put(runFile(outDir, 'compareMarkdown'), renderCompareMarkdown(c)),
+    json: put(runFile(outDir, 'compareJson'), `${JSON.stringify(c, null, 2)}\n`),
   };
 }
 

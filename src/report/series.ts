@@ -3,12 +3,10 @@
 // output can be rebuilt with the stack gone. Raw cumulative counters and histogram buckets are stored
 // (not rates), so per-step figures are computed exactly from the same points online and offline.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { authHint, endpointUrl, toEndpoint, type PrometheusEndpoint } from '../core/prometheus-endpoint.js';
 import { valueAt, type Point, type StoredSeries } from './capacity/prommath.js';
-import { RUN_FILES, runFile, writeJsonAtomic } from '../core/run-folder.js';
+import { runFile, writeJsonAtomic } from '../core/run-folder.js';
 
-export const SERIES_FILE = RUN_FILES.series;
 export const SERIES_FORMAT = 'fleetload-series/1';
 
 export type SeriesKind = 'counter' | 'gauge' | 'histogram';
@@ -30,7 +28,7 @@ export interface SeriesDef {
 }
 
 /** Job name the reference platform is scraped under. */
-export const PLATFORM_JOB = 'fleet-platform';
+const PLATFORM_JOB = 'fleet-platform';
 /** Job name Prometheus scrapes the load engine under (every engine series also carries run_id). */
 export const ENGINE_JOB = 'fleetload-engine';
 
@@ -145,12 +143,12 @@ export interface SeriesFile {
   queries: StoredQuery[];
 }
 
-export function expandQuery(def: Pick<SeriesDef, 'query'>, vars: { runId: string; job?: string; engineJob?: string }): string {
+function expandQuery(def: Pick<SeriesDef, 'query'>, vars: { runId: string; job?: string; engineJob?: string }): string {
   return def.query.replaceAll('$run_id', vars.runId).replaceAll('$engine_job', vars.engineJob ?? ENGINE_JOB).replaceAll('$job', vars.job ?? PLATFORM_JOB);
 }
 
 /** Resolution for a window: 1 s for short runs, coarser so that no series exceeds ~1500 points. */
-export function chooseStep(durationSec: number, minStepSec = 1): number {
+function chooseStep(durationSec: number, minStepSec = 1): number {
   return Math.max(minStepSec, Math.ceil(durationSec / 1500));
 }
 
@@ -237,7 +235,7 @@ export async function fetchSeries(o: FetchSeriesOptions): Promise<SeriesFile> {
 }
 
 /** The label the /proc samples of the load generator carry: the engine's scrape job, so one line per process. */
-export const GENERATOR_JOB = ENGINE_JOB;
+const GENERATOR_JOB = ENGINE_JOB;
 
 /**
  * The load engine's CPU and RSS sampled from /proc, as two stored "queries": the process chart shows the engine
@@ -279,12 +277,12 @@ export function writeSeries(runDir: string, file: SeriesFile): string {
 export function readSeries(runDir: string): SeriesFile | undefined {
   let text: string;
   try {
-    text = readFileSync(join(runDir, SERIES_FILE), 'utf8');
+    text = readFileSync(runFile(runDir, 'series'), 'utf8');
   } catch {
     return undefined;
   }
   const f = JSON.parse(text) as SeriesFile;
-  if (f.format !== SERIES_FORMAT) throw new Error(`${join(runDir, SERIES_FILE)}: unknown format ${String(f.format)} (expected ${SERIES_FORMAT})`);
+  if (f.format !== SERIES_FORMAT) throw new Error(`${runFile(runDir, 'series')}: unknown format ${String(f.format)} (expected ${SERIES_FORMAT})`);
   return f;
 }
 

@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { infraError } from '../core/errors.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { startPrometheus } from './prometheus.js';
-import { RUN_FILES } from '../core/run-folder.js';
+import { runFile } from '../core/run-folder.js';
 
-export const EVIDENCE_DIR = RUN_FILES.evidenceDir;
 
 export interface EvidenceFolders {
   dir: string;
@@ -17,12 +16,12 @@ export interface EvidenceFolders {
 }
 
 export function evidenceFolders(runDir: string): EvidenceFolders {
-  const dir = join(runDir, EVIDENCE_DIR);
+  const dir = runFile(runDir, 'evidenceDir');
   return { dir, prometheus: join(dir, 'prometheus'), postgres: join(dir, 'postgres') };
 }
 
 /** Both parts present: the run can be judged again. */
-export function hasEvidence(runDir: string): boolean {
+function hasEvidence(runDir: string): boolean {
   const f = evidenceFolders(runDir);
   return existsSync(f.prometheus) && existsSync(join(f.postgres, 'PG_VERSION'));
 }

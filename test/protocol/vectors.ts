@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { TeltonikaError, type TeltonikaErrorCode } from '../../src/protocol/teltonika/index.js';
-// Test vectors from /work/shared/notes/teltonika-codec8.md §4.2 and §5 (official wiki examples, re-verified there).
+// Test vectors from the Teltonika wiki's Codec 8 and Codec 8 Extended examples (official worked examples, re-verified byte by byte).
 export const hex = (h: string): Uint8Array => {
   const s = h.replace(/\s+/g, '');
   const out = new Uint8Array(s.length / 2);

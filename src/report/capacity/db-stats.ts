@@ -1,11 +1,9 @@
 // db-stats.json: how much space telemetry rows take in PostgreSQL, collected at the end of a run while the
 // database is up (read-only queries), so growth can be projected later with the stack gone.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { RUN_FILES, runFile, writeJsonAtomic } from '../../core/run-folder.js';
+import { runFile, writeJsonAtomic } from '../../core/run-folder.js';
 
-export const DB_STATS_FILE = RUN_FILES.dbStats;
-export const DB_STATS_FORMAT = 'fleetload-db-stats/1';
+const DB_STATS_FORMAT = 'fleetload-db-stats/1';
 
 export interface PartitionStats {
   name: string;
@@ -48,7 +46,7 @@ export interface DbStats {
 }
 
 /** Rows at which sizes/rows is trusted over the per-tuple estimate (small tables waste most of their pages). */
-export const MEASURED_MIN_ROWS = 10_000;
+const MEASURED_MIN_ROWS = 10_000;
 const PAGE = 8192;
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
@@ -87,7 +85,7 @@ export interface CollectWindow {
  * Collects db-stats from PostgreSQL (read-only: catalog sizes, count(*), pg_column_size over the run's rows).
  * `table` defaults to telemetry_records and the device table to devices(id, imei), the reference schema.
  */
-export async function collectDbStats(pgUrl: string, imeis: string[], window: CollectWindow, o: { table?: string; timeoutMs?: number } = {}): Promise<DbStats> {
+async function collectDbStats(pgUrl: string, imeis: string[], window: CollectWindow, o: { table?: string; timeoutMs?: number } = {}): Promise<DbStats> {
   const table = o.table ?? 'telemetry_records';
   if (!/^[a-z_][a-z0-9_]*$/i.test(table)) throw new Error(`table name "${table}" is not a plain identifier`);
   const { default: pg } = await import('pg');
@@ -178,13 +176,13 @@ export async function collectDbStats(pgUrl: string, imeis: string[], window: Col
   }
 }
 
-export function writeDbStats(runDir: string, s: DbStats): string {
+function writeDbStats(runDir: string, s: DbStats): string {
   return writeJsonAtomic(runFile(runDir, 'dbStats'), s);
 }
 
 export function readDbStats(runDir: string): DbStats | undefined {
   try {
-    const s = JSON.parse(readFileSync(join(runDir, DB_STATS_FILE), 'utf8')) as DbStats;
+    const s = JSON.parse(readFileSync(runFile(runDir, 'dbStats'), 'utf8')) as DbStats;
     return s.format === DB_STATS_FORMAT ? s : undefined;
   } catch {
     return undefined;

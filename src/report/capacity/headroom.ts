@@ -108,7 +108,7 @@ export interface SaturationThresholds {
   connectedShare: number;
 }
 
-export const DEFAULT_SATURATION: SaturationThresholds = { batchGrowth: 3, eventLoopLagSec: 0.1, cpuCores: 0.85, connectedShare: 0.95 };
+const DEFAULT_SATURATION: SaturationThresholds = { batchGrowth: 3, eventLoopLagSec: 0.1, cpuCores: 0.85, connectedShare: 0.95 };
 
 /**
  * The first resource whose indicator trips, walking the steps from the smallest load: database (batch

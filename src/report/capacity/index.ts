@@ -9,10 +9,9 @@ import { findCapacity, firstSaturation, headroom, type CapacityFinding, type Hea
 import { findKnee, kneedle, slopeKnee, type KneeResult } from './knee.js';
 import { isSteppedRun, judgeStep, stepMetrics, stepWindows, type SettleOptions } from './steps.js';
 import { fitUsl, uslCurve, uslThroughput, type UslFit } from './usl.js';
-import { RUN_FILES, runFile, writeJsonAtomic } from '../../core/run-folder.js';
+import { runFile, writeJsonAtomic } from '../../core/run-folder.js';
 
 export { isSteppedRun } from './steps.js';
-export const CAPACITY_FILE = RUN_FILES.capacityJson;
 
 export interface CapacityOptions {
   plannedDevices?: number;

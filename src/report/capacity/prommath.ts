@@ -81,13 +81,6 @@ export function trailingRate(points: Point[], windowSec: number, fromZero = fals
   });
 }
 
-/** Union of all timestamps of the given series, sorted. */
-export function timeGrid(series: StoredSeries[]): number[] {
-  const s = new Set<number>();
-  for (const x of series) for (const [t] of x.points) s.add(t);
-  return [...s].sort((a, b) => a - b);
-}
-
 export interface Bucket {
   /** upper bound; Infinity for +Inf */
   le: number;
@@ -95,7 +88,7 @@ export interface Bucket {
   count: number;
 }
 
-export function parseLe(le: string | undefined): number {
+function parseLe(le: string | undefined): number {
   if (le === undefined) return NaN;
   if (le === '+Inf' || le === 'Inf') return Infinity;
   return Number(le);
@@ -145,13 +138,6 @@ export function histogramQuantile(q: number, buckets: Bucket[]): number | undefi
   return start + (end - start) * (r / count);
 }
 
-/** Mean of a histogram from its _sum increase and its +Inf bucket increase. */
-export function histogramMean(sum: number | undefined, buckets: Bucket[]): number | undefined {
-  const total = buckets.length ? buckets[buckets.length - 1].count : 0;
-  if (sum === undefined || !(total > 0)) return undefined;
-  return sum / total;
-}
-
 /** Quantile over a trailing window at each grid time. */
 export function quantileOverTime(series: StoredSeries[], q: number, windowSec: number, grid: number[]): Point[] {
   return grid.map((t) => {
@@ -176,19 +162,3 @@ export function gaugeStats(points: Point[], t0: number, t1: number): { mean: num
   return n ? { mean: sum / n, max, min, n } : undefined;
 }
 
-/** Point-wise sum of several series on the union grid (missing = carried last value, or 0 before start). */
-export function sumSeries(series: StoredSeries[]): Point[] {
-  const grid = timeGrid(series);
-  return grid.map((t) => {
-    let any = false;
-    let s = 0;
-    for (const x of series) {
-      const v = valueAt(x.points, t);
-      if (v !== undefined) {
-        any = true;
-        s += v;
-      }
-    }
-    return [t, any ? s : null];
-  });
-}

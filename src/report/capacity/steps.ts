@@ -236,7 +236,7 @@ export interface StepCheckDef {
   note?: string;
 }
 
-export const STEP_CHECKS: StepCheckDef[] = [
+const STEP_CHECKS: StepCheckDef[] = [
   {
     objective: 'ack_latency_p95',
     label: 'ACK latency p95',

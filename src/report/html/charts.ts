@@ -125,7 +125,7 @@ function quantileMs(f: SeriesFile, id: string, q: number, w: number, g: number[]
 }
 
 /** Trailing window for rates and windowed percentiles: 5 steps, at least 5 s. */
-export function rateWindow(f: SeriesFile): number {
+function rateWindow(f: SeriesFile): number {
   return Math.max(5, 5 * f.stepSeconds);
 }
 

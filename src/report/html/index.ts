@@ -4,10 +4,9 @@ import { renderCapacityMarkdown } from '../capacity-markdown.js';
 import { analyzeCapacity, writeCapacity, type CapacityAnalysis, type CapacityOptions } from '../capacity/index.js';
 import { loadRunFolder, type RunFolder } from '../capacity/run-folder.js';
 import { renderHtml } from './page.js';
-import { RUN_FILES, runFile, writeFileAtomic } from '../../core/run-folder.js';
+import { runFile, writeFileAtomic } from '../../core/run-folder.js';
 
 export { renderHtml, HTML_FILE, histogramSvg } from './page.js';
-export const CAPACITY_MD_FILE = RUN_FILES.capacityMarkdown;
 
 export interface WrittenOutputs {
   html: string;

@@ -15,7 +15,7 @@ export function esc(s: unknown): string {
 }
 
 /** JSON safe inside a <script> element. */
-export function scriptJson(v: unknown): string {
+function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
@@ -36,7 +36,7 @@ ${c.note ? `<p class="note">${esc(c.note)}</p>` : ''}
 }
 
 /** Hand-made SVG bar chart of a latency histogram (bucket bounds are uneven, so bars are equal-width, labelled). */
-export function histogramSvg(bars: HistogramBar[], unit: 's' | 'ms' = 's'): string {
+export function histogramSvg(bars: HistogramBar[]): string {
   if (bars.length === 0) return '';
   const W = 900;
   const H = 240;
@@ -44,7 +44,6 @@ export function histogramSvg(bars: HistogramBar[], unit: 's' | 'ms' = 's'): stri
   const max = Math.max(...bars.map((b) => b.count));
   const total = bars.reduce((a, b) => a + b.count, 0);
   const bw = (W - pad.l - pad.r) / bars.length;
-  const scale = unit === 'ms' ? 1000 : 1;
   const lab = (v: number) => (v === Infinity ? '+Inf' : `${fmt(v * 1000)}ms`);
   const rects = bars
     .map((b, i) => {
@@ -56,7 +55,6 @@ export function histogramSvg(bars: HistogramBar[], unit: 's' | 'ms' = 's'): stri
 <text x="${(x + bw / 2).toFixed(1)}" y="${(y - 3).toFixed(1)}" font-size="10" text-anchor="middle">${b.count > 0 ? fmt(b.count) : ''}</text>`;
     })
     .join('\n');
-  void scale;
   return `<svg class="histogram" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="latency histogram" xmlns="http://www.w3.org/2000/svg">
 <line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#333"/>
 <text x="12" y="${pad.t + 10}" font-size="11">count</text>

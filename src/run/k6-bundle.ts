@@ -36,11 +36,14 @@ export interface NotCovered {
 
 type Requires = BundleThreshold['requires'];
 
-/** Engine-summary latency blocks and the k6 Trend (milliseconds) that measures the same thing. */
-const TRENDS: Record<string, { metric: string; requires?: Requires }> = {
-  ackLatencyMs: { metric: METRIC.ackLatency },
-  recordLatencyMs: { metric: METRIC.recordLatency },
-  loginLatencyMs: { metric: METRIC.loginLatency },
+/**
+ * Engine-summary latency blocks and the k6 Trend (milliseconds) that measures the same thing. k6 thresholds on a Trend
+ * know avg/min/max/med/p(N) but no count, so a minimum sample count goes on the Counter of the same events (`events`).
+ */
+const TRENDS: Record<string, { metric: string; events?: string; requires?: Requires }> = {
+  ackLatencyMs: { metric: METRIC.ackLatency, events: METRIC.packetsAcked },
+  recordLatencyMs: { metric: METRIC.recordLatency, events: METRIC.recordsAcked },
+  loginLatencyMs: { metric: METRIC.loginLatency, events: METRIC.logins },
   recoveryMs: { metric: METRIC.recoveryTime },
   sendLagMs: { metric: METRIC.sendLag },
   'api.latencyMs': { metric: METRIC.apiLatency, requires: 'api' },
@@ -87,7 +90,7 @@ function sumOfPaths(f: Formula): string[] | undefined {
 function trendStat(segment: string): string | undefined {
   const p = /^p\(?(\d+(?:\.\d+)?)\)?$/.exec(segment);
   if (p) return `p(${p[1]})`;
-  return ({ max: 'max', min: 'min', mean: 'avg', avg: 'avg', count: 'count' } as Record<string, string>)[segment];
+  return ({ max: 'max', min: 'min', mean: 'avg', avg: 'avg' } as Record<string, string>)[segment];
 }
 
 /**
@@ -116,7 +119,8 @@ interface Measure {
   /** value() is not the identity (the limit is computed, not copied) */
   transformed?: boolean;
   requires?: Requires;
-  minSamples?: number;
+  /** at least n events on this Counter (the objective's minSamples) */
+  minSamples?: { metric: string; n: number };
 }
 
 function measureOf(o: Objective): Measure | string {
@@ -127,7 +131,8 @@ function measureOf(o: Objective): Measure | string {
     const trend = TRENDS[root];
     const agg = trendStat(f.segments[f.segments.length - 1]);
     if (trend && agg) {
-      const minSamples = o.minSamples !== undefined && o.samplesQuery?.trim() === `${root}.count` ? o.minSamples : undefined;
+      // too few samples fails only where no data fails (onNoData: fail); a run without failures has no recovery samples
+      const minSamples = o.minSamples !== undefined && o.onNoData === 'fail' && trend.events && o.samplesQuery?.trim() === `${root}.count` ? { metric: trend.events, n: o.minSamples } : undefined;
       return { metric: trend.metric, agg, value: (v) => v, requires: trend.requires, minSamples };
     }
   }
@@ -180,9 +185,9 @@ export function sloThresholds(slo: Pick<SloFile, 'objectives'>): { thresholds: B
       notCovered.push({ objective: o.id, why: 'criterion relative to a baseline' });
       continue;
     }
-    if (m.minSamples !== undefined) expressions.push(`count>=${m.minSamples}`);
     const requires = requiresOf(o, m);
     thresholds.push({ objective: o.id, metric: m.metric, expressions, ...(requires ? { requires } : {}) });
+    if (m.minSamples) thresholds.push({ objective: o.id, metric: m.minSamples.metric, expressions: [`count>=${m.minSamples.n}`], ...(requires ? { requires } : {}) });
   }
   return { thresholds, notCovered };
 }

@@ -104,17 +104,22 @@ describe('thresholds from the SLO file', () => {
   - { id: some_errs, description: d, source: engine, query: errors.reset / packets.sent, unit: ratio, pass: "< 0.25" }
   - { id: api_errs, description: d, source: engine, query: (api.errors.4xx + api.errors.5xx + api.errors.timeout + api.errors.refused + api.errors.reset + api.errors.other) / api.requests, appliesIf: api.configured, unit: ratio, pass: "< 0.01" }
   - { id: ws_fail, description: d, source: engine, query: ws.errors.refused + ws.errors.dropped, appliesIf: ws.configured, unit: connections, pass: "== 0" }
+  - { id: recovery, description: d, source: engine, query: recoveryMs.max, samplesQuery: recoveryMs.count, minSamples: 1, onNoData: skip, unit: ms, pass: "< 60000" }
   - { id: ledger_missing, description: d, source: ledger, query: missing, unit: records, pass: "== 0" }
   - { id: sent, description: d, source: engine, query: records.sent, unit: records, reportOnly: true }
 `),
     );
     expect(r.thresholds).toEqual([
-      { objective: 'ack', metric: METRIC.ackLatency, expressions: ['p(95)<1000', 'count>=10'] },
+      { objective: 'ack', metric: METRIC.ackLatency, expressions: ['p(95)<1000'] },
+      // k6 has no count on a Trend: the minimum sample count goes on the Counter of the same events
+      { objective: 'ack', metric: METRIC.packetsAcked, expressions: ['count>=10'] },
       { objective: 'login99', metric: METRIC.loginLatency, expressions: ['p(99.9)>=250', 'p(99.9)<=900'] },
       // errors/packets < 0.25  <=>  errors/(errors+packets) < 0.25/1.25 = 0.2 (moved 1e-12 towards strict)
       { objective: 'errs', metric: METRIC.deviceErrorRate, expressions: [`rate<${0.2 * (1 - 1e-12)}`] },
       { objective: 'api_errs', metric: METRIC.apiErrorRate, expressions: ['rate<0.01'], requires: 'api' },
       { objective: 'ws_fail', metric: METRIC.wsConnectionFailures, expressions: ['count==0'], requires: 'ws' },
+      // no samples is not a failure here (a run without failures recovers from none): no count>= threshold
+      { objective: 'recovery', metric: METRIC.recoveryTime, expressions: ['max<60000'] },
     ]);
     expect(r.notCovered.map((n) => n.objective)).toEqual(['some_errs', 'ledger_missing']);
   });
@@ -176,6 +181,14 @@ describe('the device loop over the k6/x/tcp test double, against a real Teltonik
     expect(first.options.tags).toEqual({ testid: 'k6b-loop-1' });
     expect(first.options.thresholds[METRIC.ackLatency]).toContain('p(95)<1000');
     first.setup();
+    // every threshold uses an aggregation k6 accepts for its metric's type (k6 refuses to start otherwise)
+    const allowed: Record<string, RegExp> = { counter: /^(count|rate)$/, gauge: /^value$/, rate: /^rate$/, trend: /^(avg|min|max|med|p\(\d+(\.\d+)?\))$/ };
+    for (const t of r.settings.thresholds) {
+      if (t.metric === 'dropped_iterations') continue; // k6's own counter
+      const type = k6Double.metrics.get(t.metric)?.type;
+      expect(type, `${t.objective}: ${t.metric} is a metric of the script`).toBeDefined();
+      for (const e of t.expressions) expect(/^([a-z]+(?:\([\d.]+\))?)\s*(<=|>=|==|!=|<|>)/.exec(e)?.[1], `${t.objective}: ${e} on a ${type}`).toMatch(allowed[type ?? '']);
+    }
 
     const start = Date.now();
     await Promise.all([runVu(file, 1, 0, start), runVu(file, 2, 1, start)]);

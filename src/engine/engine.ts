@@ -178,7 +178,6 @@ class EngineState {
   private loopP99MaxMs = 0;
   figures: Record<string, number> = {};
   private connectedPeak = 0;
-  private prev = { at: 0, sent: 0, acked: 0, cpu: process.cpuUsage() };
   private readonly mainLoop = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(private readonly o: EngineOptions) {
@@ -219,26 +218,22 @@ class EngineState {
 
   private report(elapsedMs: number, plan: { devices: number; stage: string }, m: StatsSnapshot, connected: number): void {
     if (!this.o.progress) return;
-    const sent = counterTotal(m, 'records_sent');
-    const acked = counterTotal(m, 'records_acked');
-    const cpu = process.cpuUsage();
-    const dt = Math.max(0.001, (elapsedMs - this.prev.at) / 1000);
-    const cpuS = (cpu.user + cpu.system - this.prev.cpu.user - this.prev.cpu.system) / 1e6;
     const ack = m.histograms.ack_latency;
     const p95Index = ack ? ack.buckets.findIndex((c) => c >= 0.95 * ack.count) : -1;
+    const cpu = process.cpuUsage();
     this.o.progress.update({
       elapsedMs: Math.max(0, elapsedMs),
       totalMs: this.o.config.durationSec * 1000,
       stage: plan.stage,
       connected,
       planned: plan.devices,
-      sentPerSec: (sent - this.prev.sent) / dt,
-      ackedPerSec: (acked - this.prev.acked) / dt,
+      sent: counterTotal(m, 'records_sent'),
+      acked: counterTotal(m, 'records_acked'),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       ackP95UpToMs: ack && ack.count > 0 && p95Index >= 0 ? LATENCY_BUCKETS_S[p95Index] * 1000 : undefined,
       errors: counterTotal(m, 'device_errors') + counterTotal(m, 'api_errors') + counterTotal(m, 'ws_errors'),
-      cpuPercentOfMachine: (cpuS / dt / (cpus().length || 1)) * 100,
+      cores: cpus().length || 1,
     });
-    this.prev = { at: elapsedMs, sent, acked, cpu };
   }
 
   summary(loadStart: Date, loadEnd: Date, samples: GeneratorSamples, killedAtLimit: boolean): EngineSummary {

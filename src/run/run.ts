@@ -174,7 +174,12 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     o.log(targetBanner(checked, target.port, { embedded: !c.external, devices: config.devices, durationSec: config.durationSec }));
     o.log(`run ${c.runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${c.profile.name}); hard time limit ${Math.round(hardLimitMs(c.profile) / 1000)} s`);
     const engine = await life.runEngine(c, config, stack, prom, metricsPort);
-    const manifest = manifestOf(c, config, engine, { target, httpUrl, prom, pgUrl, stack, faults: await life.stopFaults() });
+    // The window closes after two more scrapes: a counter's final value is only in Prometheus from the first
+    // scrape after the last ACK. Nothing is sent in this tail, so it changes no figure but the counters' edges.
+    const tailMs = stack ? stack.prometheus.scrapeIntervalSec * 2000 + 500 : 0;
+    await new Promise((r) => setTimeout(r, tailMs));
+    const windowEnd = new Date(engine.loadEnd.getTime() + tailMs);
+    const manifest = manifestOf(c, config, engine, windowEnd, { target, httpUrl, prom, pgUrl, stack, faults: await life.stopFaults() });
     writeManifest(runDir, manifest);
     if (stack && o.keepEvidence !== false) life.keepEvidence = evidenceFolders(runDir);
     return await judge(o, c, { runDir, manifest, engine, prom, pgUrl, stack });
@@ -295,18 +300,21 @@ interface ManifestContext {
   faults: FaultRecord[] | undefined;
 }
 
-function manifestOf(c: CheckedRun, config: FleetConfig, engine: EngineRun, x: ManifestContext): RunManifest {
+function manifestOf(c: CheckedRun, config: FleetConfig, engine: EngineRun, windowEnd: Date, x: ManifestContext): RunManifest {
+  const end = windowEnd.toISOString();
+  const stages = engine.summary.stages.map((s) => ({ name: s.name, start: s.start, end: s.end, devices: s.devices }));
+  stages[stages.length - 1].end = end;
   const faultErrors = (x.faults ?? []).filter((f) => f.error).map((f) => `fault ${f.action} (${f.at}) failed: ${f.error}`);
   return {
     runId: c.runId,
     profile: c.profile.name,
     seed: config.seed,
     startedAt: engine.loadStart.toISOString(),
-    endedAt: engine.loadEnd.toISOString(),
-    stages: engine.summary.stages.map((s) => ({ name: s.name, start: s.start, end: s.end, devices: s.devices })),
+    endedAt: end,
+    stages,
     devices: config.devices,
     imeis: Array.from({ length: config.devices }, (_, i) => imeiForIndex(config.seed, i)),
-    target: { tcp: `${x.target.host}:${x.target.port}`, ...(x.httpUrl ? { http: x.httpUrl } : {}), embedded: !x.stack },
+    target: { tcp: `${x.target.host}:${x.target.port}`, ...(x.httpUrl ? { http: x.httpUrl } : {}), embedded: Boolean(x.stack) },
     prometheus: { url: x.prom.redacted },
     ...(x.pgUrl ? { postgres: { url: redactUrl(x.pgUrl) } } : {}),
     versions: { fleetload: fleetloadVersion(), engine: fleetloadVersion(), node: process.version, ...(x.stack ? { prometheus: x.stack.prometheus.version } : {}) },

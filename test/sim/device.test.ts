@@ -16,7 +16,6 @@ const base: FleetConfig = {
   intervalMs: 1000,
   recordsPerPacket: 1,
   codec: 8,
-  devicesPerVu: 10,
   ackTimeoutMs: 500,
   reconnectBaseMs: 100,
   reconnectMaxMs: 800,

@@ -10,6 +10,7 @@ const E2E = [
   'test/scenarios/*.e2e.test.ts',
   'test/platform/**',
   'test/hardening/**',
+  'test/shards/shards-platform.test.ts',
   'test/faults/fault-runs.test.ts',
   'test/dashboards/promql.test.ts',
   'test/engine/api-clients.test.ts',

@@ -1,9 +1,9 @@
-// The generator sampler reads a real process from /proc: a busy child burns CPU and holds memory, and the
+// The engine's health sampler reads a real process from /proc: a busy child burns CPU and holds memory, and the
 // sampler's figures and its bounded time series must show it. assessGenerator turns figures into verdict reasons.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { assessGenerator, readProc, startGeneratorSampler, type GeneratorSamples } from '../../src/run/generator-health.js';
+import { assessGenerator, readProc, startGeneratorSampler, type GeneratorSamples } from '../../src/engine/health.js';
 import { generatorQueries } from '../../src/report/series.js';
 
 describe('generator sampler', () => {
@@ -46,22 +46,30 @@ describe('assessGenerator', () => {
   const samples = (cpuSeconds: number): GeneratorSamples => ({
     samples: 60, wallSeconds: 60, cores: 2, peakRssKb: 200_000, lastRssKb: 150_000, cpuSeconds, peakCpuPercentOfCore: 150, points: [],
   });
-  const summary = (sendLag: number, loopLag: number) => ({
-    metrics: { fleet_send_lag: { values: { 'p(95)': sendLag, max: sendLag * 2 } }, fleet_vu_loop_lag: { values: { 'p(95)': loopLag } } },
+  const inputs = (sendLag: number, loopDelay: number, dropped = 0, errors = 0) => ({
+    sendLagP95Ms: sendLag, sendLagMaxMs: sendLag * 2, eventLoopDelayP99MaxMs: loopDelay, droppedRequests: dropped, generatorErrors: errors, workers: 2,
   });
 
-  it('a healthy generator gives figures and no reasons', () => {
-    const r = assessGenerator(summary(5, 10), samples(30));
+  it('a healthy engine gives figures and no reasons', () => {
+    const r = assessGenerator(inputs(5, 10), samples(30));
     expect(r.invalidReasons).toEqual([]);
-    expect(r.figures).toMatchObject({ cpu_avg_percent_of_machine: 25, rss_peak_mb: 195.3, send_lag_p95_ms: 5, vu_loop_lag_p95_ms: 10 });
+    expect(r.figures).toMatchObject({ cpu_avg_percent_of_machine: 25, rss_peak_mb: 195.3, send_lag_p95_ms: 5, event_loop_delay_p99_max_ms: 10, dropped_requests: 0, workers: 2 });
   });
 
-  it('names each limit the generator broke', () => {
-    const r = assessGenerator(summary(400, 300), samples(114), { maxRssMb: 100 });
-    expect(r.invalidReasons).toHaveLength(4);
-    expect(r.invalidReasons.join('\n')).toMatch(/95% of all 2 cores.*CPU-bound/);
-    expect(r.invalidReasons.join('\n')).toMatch(/peak memory 195.3 MB exceeds 100 MB/);
-    expect(r.invalidReasons.join('\n')).toMatch(/400 ms late at p95/);
-    expect(r.invalidReasons.join('\n')).toMatch(/event loops ran 300 ms late/);
+  it('names each limit the engine broke', () => {
+    const r = assessGenerator(inputs(400, 300, 3, 1), samples(114), { maxRssMb: 100 });
+    expect(r.invalidReasons).toHaveLength(6);
+    const all = r.invalidReasons.join('\n');
+    expect(all).toMatch(/95% of all 2 cores.*CPU-bound/);
+    expect(all).toMatch(/peak memory 195.3 MB exceeds 100 MB/);
+    expect(all).toMatch(/400 ms late at p95/);
+    expect(all).toMatch(/event loop ran 300 ms late at p99/);
+    expect(all).toMatch(/3 API requests were dropped/);
+    expect(all).toMatch(/1 engine errors/);
+  });
+
+  it('a limit exactly met is no reason; one past it is', () => {
+    expect(assessGenerator(inputs(250, 100), samples(10)).invalidReasons).toEqual([]);
+    expect(assessGenerator(inputs(250.1, 100), samples(10)).invalidReasons).toHaveLength(1);
   });
 });

@@ -54,6 +54,7 @@ export const METRICS: readonly MetricDef[] = [
   { id: 'api_throttled', type: 'counter', help: 'API requests answered 429 (counted apart from errors)' },
   { id: 'api_dropped', type: 'counter', help: 'Arrivals not sent because every connection of the pool was busy (open model: never delayed)' },
   { id: 'api_latency', type: 'histogram', help: 'API request duration at the client' },
+  { id: 'api_late', type: 'counter', help: 'API arrivals sent more than 10 ms after their due time (the engine fell behind its schedule)' },
   // WebSocket clients
   { id: 'ws_connects', type: 'counter', help: 'WebSocket clients connected' },
   { id: 'ws_errors', type: 'counter', help: 'WebSocket client failures by reason', labels: { reason: WS_ERROR_REASONS } },

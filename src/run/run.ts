@@ -23,7 +23,7 @@ import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evi
 import { freePort } from '../stack/ports.js';
 import { waitForFirstScrape } from '../stack/prometheus.js';
 import { repoRoot } from '../core/repo-root.js';
-import { exitCodeFor, loadBaseline, loadSloFile, verifyRun } from '../verify/index.js';
+import { exitCodeFor, loadBaseline, loadSloFile, validateSloAgainst, verifyRun } from '../verify/index.js';
 import type { Report } from '../verify/index.js';
 import { parseDurationMs } from './duration.js';
 import { embeddedFaultTarget, planFaults, startFaultRunner, type FaultRunner } from './faults.js';
@@ -170,6 +170,9 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const httpUrl = stack ? `http://127.0.0.1:${stack.platform.httpPort}` : o.http;
     const config = fleetConfigFor(c.profile, c.runId, { ...target, httpUrl });
     config.seed = runSeed(c.profile.seed, c.runId);
+    // every PromQL expression parsed by this Prometheus and every SQL statement prepared on this PostgreSQL,
+    // before any load: a typo in the SLO file is exit 2 now, not exit 3 after a 30-minute run
+    await validateSloAgainst({ slo: c.slo, prometheusUrl: stack?.prometheus.url ?? (o.prometheusUrl as string), pgUrl });
     const checked = c.targetCheck ?? (await checkTarget(target.host, []));
     o.log(targetBanner(checked, target.port, { embedded: !c.external, devices: config.devices, durationSec: config.durationSec }));
     o.log(`run ${c.runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${c.profile.name}); hard time limit ${Math.round(hardLimitMs(c.profile) / 1000)} s`);

@@ -47,7 +47,10 @@ const who = (r: Pick<ShardRecord, 'shard'>) => `shard ${r.shard.index}/${r.shard
 
 export function mergeShards(o: MergeOptions): MergeOutcome {
   if (o.shardDirs.length === 0) throw badInput('merge: give the shard folders (the --out folders of `fleetload generate --shard i/n`)');
-  const inputs = o.shardDirs.map(readInput);
+  // a shard that never started (a pod never scheduled) leaves no folder: its index is then reported missing
+  const present = o.shardDirs.filter((d) => existsSync(d) || (o.log(`merge: ${d} does not exist: skipped (its shard is reported missing)`), false));
+  if (present.length === 0) throw badInput(`merge: none of the shard folders exists (${o.shardDirs.join(', ')})`);
+  const inputs = present.map(readInput);
   checkOneRun(inputs);
   const count = inputs[0].record.shard.count;
   const done = inputs.filter((x): x is Required<ShardInput> => x.record.status === 'done' && x.summary !== undefined && x.record.counters !== undefined).sort((a, b) => a.record.shard.index - b.record.shard.index);
@@ -67,7 +70,7 @@ export function mergeShards(o: MergeOptions): MergeOutcome {
 }
 
 function readInput(dir: string): ShardInput {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw badInput(`merge: ${dir} is not a folder`);
+  if (!statSync(dir).isDirectory()) throw badInput(`merge: ${dir} is not a folder`);
   const record = readShardRecord(dir);
   if (!record) throw badInput(`merge: ${dir} is not a shard folder (no ${SHARD_FILE}; it is written by \`fleetload generate --out\` as soon as the shard starts)`);
   const file = join(dir, ENGINE_SUMMARY_FILE);

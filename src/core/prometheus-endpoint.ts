@@ -1,6 +1,5 @@
 // One place that turns "a Prometheus URL + the environment" into what an HTTP client needs: the URL
-// without credentials, the Authorization header, a form that may be logged or stored, and the same
-// credentials for k6's remote-write output (environment only: k6's argv is visible in `ps`).
+// without credentials, the Authorization header, and a form that may be logged or stored.
 //
 // Credentials, in this order:
 //   - user name: the URL's (`http://user:pass@host:9090`), else PROMETHEUS_USERNAME
@@ -22,8 +21,6 @@ export interface PrometheusEndpoint {
   auth: PrometheusAuth;
   /** For logs, messages and files: the user name stays, passwords and tokens never appear. */
   redacted: string;
-  /** The same credentials for k6's experimental-prometheus-rw output (pass in k6's environment only). */
-  k6Env: Record<string, string>;
 }
 
 const PROMETHEUS_ENV = {
@@ -77,7 +74,7 @@ export function prometheusEndpoint(urlText: string, env: NodeJS.ProcessEnv = pro
   const redacted = shown.toString().replace(/\/+$/, '');
 
   if (bearer) {
-    return { url, headers: { authorization: `Bearer ${bearer}` }, auth: 'bearer', redacted, k6Env: { K6_PROMETHEUS_RW_BEARER_TOKEN: bearer } };
+    return { url, headers: { authorization: `Bearer ${bearer}` }, auth: 'bearer', redacted };
   }
   if (username || password) {
     return {
@@ -85,11 +82,9 @@ export function prometheusEndpoint(urlText: string, env: NodeJS.ProcessEnv = pro
       headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
       auth: 'basic',
       redacted,
-      // k6 turns basic auth on when the user name variable is set at all (even empty)
-      k6Env: { K6_PROMETHEUS_RW_USERNAME: username, K6_PROMETHEUS_RW_PASSWORD: password },
     };
   }
-  return { url, headers: {}, auth: 'none', redacted, k6Env: {} };
+  return { url, headers: {}, auth: 'none', redacted };
 }
 
 /** Absolute URL of an API path under the endpoint (keeps a path prefix such as /prometheus). */

@@ -1,6 +1,5 @@
 // Prometheus credentials: URL user:pass, PROMETHEUS_* variables and *_FILE, bearer tokens; they travel as
-// an Authorization header (queries, series capture) and in k6's environment (remote write), never in a
-// URL, a message or k6's argv.
+// an Authorization header (verifier queries, series capture) only, never in a URL, a message or a stored form.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetloadError } from '../../src/core/errors.js';
 import { fetchSeries } from '../../src/report/series.js';
-import { k6Args, remoteWriteEnv } from '../../src/run/k6-run.js';
 import { endpointUrl, prometheusEndpoint } from '../../src/core/prometheus-endpoint.js';
 import { prometheusClient } from '../../src/verify/evidence-prometheus.js';
 
@@ -22,9 +20,8 @@ describe('prometheusEndpoint', () => {
     expect(ep.auth).toBe('basic');
     expect(ep.headers.authorization).toBe(`Basic ${b64('alice:p@ss:w0rd')}`);
     expect(ep.redacted).toBe('https://alice@prom.example:9090/prometheus');
-    expect(ep.k6Env).toEqual({ K6_PROMETHEUS_RW_USERNAME: 'alice', K6_PROMETHEUS_RW_PASSWORD: 'p@ss:w0rd' });
     expect(endpointUrl(ep, 'api/v1/query')).toBe('https://prom.example:9090/prometheus/api/v1/query');
-    expect(JSON.stringify({ ...ep, headers: undefined, k6Env: undefined })).not.toMatch(/p@ss|p%40ss|w0rd/);
+    expect(JSON.stringify({ ...ep, headers: undefined })).not.toMatch(/p@ss|p%40ss|w0rd/);
   });
 
   it('reads PROMETHEUS_USERNAME / PROMETHEUS_PASSWORD and PROMETHEUS_PASSWORD_FILE', () => {
@@ -46,7 +43,6 @@ describe('prometheusEndpoint', () => {
     const ep = prometheusEndpoint('http://user@127.0.0.1:9090', { PROMETHEUS_BEARER_TOKEN_FILE: file });
     expect(ep.auth).toBe('bearer');
     expect(ep.headers).toEqual({ authorization: 'Bearer tok-123' });
-    expect(ep.k6Env).toEqual({ K6_PROMETHEUS_RW_BEARER_TOKEN: 'tok-123' });
     let err: unknown;
     try {
       prometheusEndpoint('http://u:secret-pass@127.0.0.1:9090', { PROMETHEUS_BEARER_TOKEN: 'secret-token' });
@@ -59,7 +55,7 @@ describe('prometheusEndpoint', () => {
   });
 
   it('without credentials sends no header; a bad URL or a missing *_FILE is bad input without the secret', () => {
-    expect(prometheusEndpoint('http://127.0.0.1:9090/', {})).toMatchObject({ url: 'http://127.0.0.1:9090', auth: 'none', headers: {}, k6Env: {} });
+    expect(prometheusEndpoint('http://127.0.0.1:9090/', {})).toMatchObject({ url: 'http://127.0.0.1:9090', auth: 'none', headers: {} });
     expect(() => prometheusEndpoint('127.0.0.1:9090', {})).toThrow(/http/);
     expect(() => prometheusEndpoint('not a url u:hunter2@x', {})).toThrow(FleetloadError);
     try {
@@ -70,15 +66,22 @@ describe('prometheusEndpoint', () => {
     expect(() => prometheusEndpoint('http://h:1', { PROMETHEUS_PASSWORD_FILE: join(dir, 'missing') })).toThrow(/PROMETHEUS_PASSWORD_FILE/);
   });
 
-  it("gives k6 the credentials in its environment only: never in argv, never in the server URL", () => {
-    const ep = prometheusEndpoint('http://rw:rw-secret@127.0.0.1:9090', {});
-    const env = remoteWriteEnv({ remoteWrite: ep });
-    expect(env).toEqual({ K6_PROMETHEUS_RW_SERVER_URL: 'http://127.0.0.1:9090/api/v1/write', K6_PROMETHEUS_RW_USERNAME: 'rw', K6_PROMETHEUS_RW_PASSWORD: 'rw-secret' });
-    const fromUrl = remoteWriteEnv({ remoteWriteUrl: 'http://rw:rw-secret@127.0.0.1:9090/api/v1/write' });
-    expect(fromUrl.K6_PROMETHEUS_RW_SERVER_URL).toBe('http://127.0.0.1:9090/api/v1/write');
-    const argv = k6Args({ script: 's.js', runId: 'r1', env: { FLEET_CONFIG: '{}' }, remoteWrite: ep });
-    expect(argv).toContain('experimental-prometheus-rw');
-    expect(argv.join(' ')).not.toMatch(/rw-secret|rw:/);
+  it('holds a secret in the Authorization header only: every other field may be logged or stored', () => {
+    const file = join(dir, 'prom-token-2');
+    writeFileSync(file, 'tok-file-secret\n');
+    const cases = [
+      { ep: prometheusEndpoint('http://rw:rw-secret@127.0.0.1:9090/p', {}), secret: 'rw-secret' },
+      { ep: prometheusEndpoint('http://127.0.0.1:9090', { PROMETHEUS_USERNAME: 'rw', PROMETHEUS_PASSWORD: 'env-secret' }), secret: 'env-secret' },
+      { ep: prometheusEndpoint('http://rw@127.0.0.1:9090', { PROMETHEUS_BEARER_TOKEN_FILE: file }), secret: 'tok-file-secret' },
+    ];
+    for (const { ep, secret } of cases) {
+      // no other field carries credentials (k6's remote-write environment is gone with k6)
+      expect(Object.keys(ep).sort()).toEqual(['auth', 'headers', 'redacted', 'url']);
+      expect(ep.headers.authorization).toContain(ep.auth === 'bearer' ? secret : b64(`rw:${secret}`));
+      const { headers: _headers, ...shown } = ep;
+      expect(JSON.stringify(shown), secret).not.toContain(secret);
+      expect(endpointUrl(ep, 'api/v1/query')).not.toMatch(/@|secret/);
+    }
   });
 });
 

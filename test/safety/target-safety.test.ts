@@ -1,14 +1,17 @@
 // Target safety: only loopback targets unless the host is named (--allow-target / FLEETLOAD_ALLOW_TARGETS),
-// the refusal happens before anything is sent, the run says loudly where the load goes, and k6 cannot run
+// the refusal happens before anything is sent, the run says loudly where the load goes, and the engine cannot run
 // past its hard time limit.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FleetloadError } from '../../src/core/errors.js';
-import { runK6 } from '../../src/run/k6-run.js';
+import { runEngine } from '../../src/engine/engine.js';
+import { encodeLoginReply, TeltonikaFramer } from '../../src/protocol/teltonika/index.js';
 import { allowedTargets, checkTarget, isLoopback, targetBanner } from '../../src/run/target-safety.js';
-import { ensureK6Binary } from '../../src/stack/k6-binary.js';
+import type { FleetConfig } from '../../src/sim/fleet-config.js';
 import { fleetload } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetload-safety-'));
@@ -20,7 +23,7 @@ const FOREIGN_V6 = '2001:db8::10';
 /**
  * Preloaded into the CLI under test: records (and blocks) every outgoing socket connection to a
  * non-loopback address and every child process, so the test proves that nothing was sent and nothing
- * (k6, the stack) was started — and would keep the machine from sending anything if that broke.
+ * (PostgreSQL, Prometheus, the platform) was started — and would keep the machine from sending anything if that broke.
  */
 function writeGuard(): { preload: string; log: string } {
   const preload = join(dir, 'no-egress.cjs');
@@ -115,23 +118,113 @@ describe('target safety', () => {
   });
 });
 
+/**
+ * A Teltonika server that accepts every login and then never ACKs a packet: devices with long ACK timeouts and
+ * drain would wait on it for ever. Counts its open connections and the bytes it got, to see what is left behind.
+ */
+async function startSilentServer(): Promise<{ port: number; open: () => number; avlBytes: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let avlBytes = 0;
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    const framer = new TeltonikaFramer();
+    s.on('data', (chunk) => {
+      for (const f of framer.push(chunk)) {
+        if (f.type === 'login') s.write(encodeLoginReply(true));
+        else if (f.type !== 'keepalive') avlBytes += f.bytes.length; // and no ACK, ever
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    open: () => sockets.size,
+    avlBytes: () => avlBytes,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** OS threads of this process: each engine worker thread is one. */
+const osThreads = () => readdirSync('/proc/self/task').length;
+
+async function eventually(what: string, ok: () => boolean, withinMs: number): Promise<void> {
+  const until = Date.now() + withinMs;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`still not true after ${withinMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('hard maximum duration', () => {
-  it('k6 is killed at the hard limit even when the script never ends', async () => {
-    const bin = await ensureK6Binary();
-    const script = join(dir, 'hang.js');
-    writeFileSync(
-      script,
-      `import { sleep } from 'k6';
-export const options = { scenarios: { hang: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '1h', gracefulStop: '1h' } } };
-export default function () { sleep(3600); }
-`,
-    );
-    const t0 = Date.now();
-    const r = await runK6({ bin, script, runId: 'hang', env: {}, logFile: join(dir, 'hang-k6.log'), hardLimitMs: 3000 });
-    const took = Date.now() - t0;
-    expect(r.killedAtLimit).toBe(true);
-    expect(r.exitCode === 0 && r.signal === null).toBe(false);
-    expect(took).toBeGreaterThanOrEqual(3000);
-    expect(took).toBeLessThan(15_000);
+  it('the engine stops at its hard limit when its devices would wait for ever, and leaves no thread or socket behind', async () => {
+    const server = await startSilentServer();
+    const HARD_LIMIT_MS = 3000;
+    const WORKERS = 2;
+    // devices that would not stop by themselves for 10 minutes: long test, ACK timeout and drain
+    const config: FleetConfig = {
+      runId: 'hang',
+      seed: 5,
+      devices: 4,
+      durationSec: 600,
+      intervalMs: 200,
+      recordsPerPacket: 1,
+      codec: 8,
+      ackTimeoutMs: 600_000,
+      reconnectBaseMs: 100,
+      reconnectMaxMs: 400,
+      tcpHost: '127.0.0.1',
+      tcpPort: server.port,
+      centre: { latitude: 44.77, longitude: 17.19 },
+      drainMs: 600_000,
+    };
+    try {
+      await stat('.'); // libuv's thread pool starts on first use: start it now so that it does not count as left behind
+      let threadsRunning = 0;
+      let openRunning = 0;
+      const logged: string[] = [];
+      const t0 = Date.now();
+      const r = await runEngine({
+        runId: 'hang',
+        config,
+        workers: WORKERS,
+        outDir: mkdtempSync(join(dir, 'hang-')),
+        hardLimitMs: HARD_LIMIT_MS,
+        fleetloadVersion: 'test',
+        log: (l) => logged.push(l),
+        onStart: () => {
+          setTimeout(() => {
+            threadsRunning = osThreads();
+            openRunning = server.open();
+          }, 1000);
+        },
+      });
+      const took = Date.now() - t0;
+      await r.metrics?.close();
+      expect(r.killedAtLimit).toBe(true);
+      expect(r.summary.generator.invalidReasons.join('\n')).toMatch(/stopped at its hard time limit \(3 s\)/);
+      // the load window is the limit: started, then ended by the limit (not by the devices) and returned at once
+      const window = r.loadEnd.getTime() - r.loadStart.getTime();
+      expect(window).toBeGreaterThanOrEqual(HARD_LIMIT_MS - 50);
+      expect(window).toBeLessThan(HARD_LIMIT_MS + 1000);
+      expect(took).toBeGreaterThanOrEqual(HARD_LIMIT_MS);
+      expect(took).toBeLessThan(HARD_LIMIT_MS + 5000); // + starting the worker threads
+      // the devices really were hanging on the silent server when the limit struck
+      expect(openRunning).toBe(4);
+      expect(server.avlBytes()).toBeGreaterThan(0);
+      // nothing left: every device's socket closes and both worker threads are gone
+      await eventually('the server sees every device socket closed', () => server.open() === 0, 2000);
+      await eventually(`${WORKERS} fewer OS threads than while running (${threadsRunning})`, () => osThreads() <= threadsRunning - WORKERS, 2000);
+      const bytesAfter = server.avlBytes();
+      await new Promise((res) => setTimeout(res, 500));
+      expect(server.avlBytes()).toBe(bytesAfter); // nothing sends any more
+    } finally {
+      await server.close();
+    }
   }, 60_000);
 });

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Job, type IJob } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PodMonitor, type IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PersistentVolumeClaim, type IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { ExitCode, FleetloadError } from '../../src/core/errors.js';
 import { renderManifests, renderMergeJob, toYaml, type RenderOptions } from '../../src/run/k8s.js';
@@ -16,6 +19,7 @@ const models: Record<string, (doc: never) => { validate(): void }> = {
   Job: (d: IJob) => new Job(d),
   ConfigMap: (d: IConfigMap) => new ConfigMap(d),
   PodMonitor: (d: IPodMonitor) => new PodMonitor(d),
+  PersistentVolumeClaim: (d: IPersistentVolumeClaim) => new PersistentVolumeClaim(d),
 };
 
 function schemaErrors(doc: { kind: string }): string[] {
@@ -79,6 +83,13 @@ describe('k8s render', () => {
       expect(job.metadata!.name).toBe('fleetload-fleet-1000-k8s');
     });
   }
+
+  it('the committed results claim (deploy/kubernetes/results-pvc.yaml) passes the schema, ReadWriteMany, the name render uses', () => {
+    const pvc = parse(readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'kubernetes', 'results-pvc.yaml'), 'utf8')) as IPersistentVolumeClaim;
+    expect(schemaErrors(pvc)).toEqual([]);
+    expect(pvc.spec?.accessModes).toEqual(['ReadWriteMany']);
+    expect(pvc.metadata?.name).toBe(options(1).resultsClaim);
+  });
 
   it('the merge Job passes the schema and lists every shard folder', () => {
     const job = renderMergeJob(options(4));

@@ -14,6 +14,7 @@ const E2E = [
   'test/faults/fault-runs.test.ts',
   'test/dashboards/promql.test.ts',
   'test/engine/api-clients.test.ts',
+  'test/engine/generate-cli.test.ts',
   'test/engine/ws-clients.test.ts',
   'test/report/series-capture.test.ts',
   'test/report-html/report-html.test.ts',

@@ -125,13 +125,32 @@ function validateWith(schemaFile: string, data: unknown): ErrorObject[] {
 }
 const validate = (data: unknown) => validateWith(join(profilesDir(), 'profile.schema.json'), data);
 
+/** Profile fields that only meant something to k6, and what to do instead. */
+const K6_ERA_FIELDS: Record<string, string> = {
+  devicesPerVu: 'a k6 setting (device sockets per VU); the engine spreads devices over worker threads (--workers): remove it',
+  preAllocatedVUs: 'a k6 setting; remove it (api.connections is the client pool size)',
+  maxVUs: 'a k6 setting; use api.connections (the client pool size: requests in flight at most)',
+  trendSampleEvery: 'a k6 setting; the engine\'s latency histograms have a fixed size: remove it',
+  maxVuLoopLagP95: 'a k6 setting; use maxEventLoopDelayP99',
+  maxDroppedIterations: 'a k6 setting; use maxDroppedRequests',
+};
+
+/** Where an error points: for an unknown field, the field itself (its own line), not the object holding it. */
+function errorPath(e: ErrorObject): Array<string | number> {
+  const path = pointerToPath(e.instancePath);
+  return e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : path;
+}
+
 function describe(e: ErrorObject): string {
   const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
   switch (e.keyword) {
     case 'required':
       return `${field}: missing required field "${String(e.params.missingProperty)}"`;
-    case 'additionalProperties':
-      return `${field}: unknown field "${String(e.params.additionalProperty)}"`;
+    case 'additionalProperties': {
+      const key = String(e.params.additionalProperty);
+      const full = e.instancePath ? `${field}.${key}` : key;
+      return `${full}: unknown field${K6_ERA_FIELDS[key] ? ` — ${K6_ERA_FIELDS[key]}` : ''}`;
+    }
     case 'pattern': {
       const pattern = String(e.params.pattern);
       if (pattern.includes('%')) return `${field}: expected a duration such as 30s or a percentage of the duration such as 40%`;
@@ -161,7 +180,7 @@ function readValidated(file: string, what: string, schemaFile: string): YamlSour
   }
   const errors = validateWith(schemaFile, src.data);
   if (errors.length > 0) {
-    const lines = errors.slice(0, 8).map((e) => `${file}:${src.lineOf(pointerToPath(e.instancePath)) ?? '?'}: ${describe(e)}`);
+    const lines = errors.slice(0, 8).map((e) => `${file}:${src.lineOf(errorPath(e)) ?? '?'}: ${describe(e)}`);
     throw badInput(`invalid ${what}:\n  ${lines.join('\n  ')}`);
   }
   return src;

@@ -122,7 +122,7 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
     const run = await runEngine({
       runId,
       config,
-      workers: o.workers ?? defaultWorkers(Math.ceil(config.devices / (plan.shard?.count ?? 1))),
+      workers: o.workers ?? defaultWorkers({ devices: Math.ceil(config.devices / (plan.shard?.count ?? 1)), intervalMs: config.intervalMs }),
       outDir,
       ...(o.metricsPort !== undefined ? { metrics: { host: '0.0.0.0', port: o.metricsPort, ...(plan.shard ? { labels: { shard: String(plan.shard.index) } } : {}) } } : {}),
       sourceAddresses: o.sourceAddresses,

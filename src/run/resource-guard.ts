@@ -1,11 +1,11 @@
 // Resource guard: before any process starts, compare the planned number of device connections with the
-// limits that would otherwise stop a run halfway (EMFILE in k6 or the platform, EADDRNOTAVAIL when the
+// limits that would otherwise stop a run halfway (EMFILE in the engine or the platform, EADDRNOTAVAIL when the
 // ephemeral ports run out) and print exactly what to raise and by how much.
 //
 // Facts the arithmetic rests on (measured on Linux with this project's binaries):
-// - k6 (Go ≥ 1.19) and Node (≥ 10) both raise their soft RLIMIT_NOFILE to the hard limit at start-up, so
+// - Node (≥ 10) raises its soft RLIMIT_NOFILE to the hard limit at start-up (the engine and the platform), so
 //   the HARD limit is what a process can use; a low soft limit alone is harmless (reported as a note).
-// - Every simulated device holds one TCP socket in k6; on the embedded stack the reference platform holds
+// - Every simulated device holds one TCP socket in the engine; on the embedded stack the reference platform holds
 //   the other end, so each of the two processes needs one descriptor per device plus its own overhead.
 // - All device connections go from one source address to one target ip:port, so each needs its own local
 //   port from net.ipv4.ip_local_port_range; reconnects leave ports in TIME_WAIT for 60 s.
@@ -67,9 +67,9 @@ export function assessResources(i: ResourceInput): ResourceAssessment {
   const problems: string[] = [];
   const warnings: string[] = [];
   const advice: string[] = [];
-  const who = i.embedded ? 'k6 and the embedded platform each need' : 'k6 needs';
+  const who = i.embedded ? 'the load engine and the embedded platform each need' : 'the load engine needs';
 
-  // file descriptors (per process; the hard limit is what k6 and Node can raise themselves to)
+  // file descriptors (per process; the hard limit is what Node raises itself to)
   const fdTarget = roundUp(Math.ceil(fds / TIGHT));
   if (fds > i.fdHardLimit) {
     problems.push(
@@ -81,7 +81,7 @@ export function assessResources(i: ResourceInput): ResourceAssessment {
     warnings.push(`open-file limit is tight: ${who} about ${fds} descriptors and the hard limit is ${i.fdHardLimit}; consider raising it to ${fdTarget} (ulimit -Hn ${fdTarget})`);
   }
   if (i.fdSoftLimit < fds && fds <= i.fdHardLimit) {
-    warnings.push(`note: the soft open-file limit (${i.fdSoftLimit}) is below ${fds}; k6 and Node raise it to the hard limit (${i.fdHardLimit}) themselves`);
+    warnings.push(`note: the soft open-file limit (${i.fdSoftLimit}) is below ${fds}; Node raises it to the hard limit (${i.fdHardLimit}) itself`);
   }
   if (i.fileMax !== undefined && (i.embedded ? 2 : 1) * fds > i.fileMax) {
     const target = roundUp((i.embedded ? 2 : 1) * fds * 2);

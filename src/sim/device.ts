@@ -2,8 +2,8 @@
 // of records not yet acknowledged, how packets are cut from it (up to the 1280-byte frame, at most 255 records,
 // oldest- or newest-first), the in-flight packet that is resent byte for byte after an ACK timeout or mismatch,
 // reconnect backoff with jitter, and scheduled link losses (random drops, the reconnect storm).
-// session.ts drives it over a connection; k6 (scenarios/devices.ts) and Node tests supply the connection.
-// Deterministic per (seed, device index, start time). No Node APIs (k6 bundles this file).
+// session.ts drives it over a connection; the engine, the k6 bundle and tests supply the connection.
+// Deterministic per (seed, device index, start time). No Node APIs (the k6 bundle uses this file too).
 import {
   AVL_PACKET_OVERHEAD,
   DEFAULT_MAX_FRAME_BYTES,

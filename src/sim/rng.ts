@@ -1,6 +1,6 @@
 // Deterministic randomness for the device model: everything a simulated device does depends only on the run seed,
-// its index and time, so runs are reproducible and distributed k6 instances agree without talking to each other.
-// No Node APIs (k6 bundles this file).
+// its index and time, so runs are reproducible and shards agree without talking to each other.
+// No Node APIs (the k6 bundle uses this file too).
 
 /** A 32-bit hash of (seed, a, b); stable across runtimes. */
 export function hash32(seed: number, a: number, b: number): number {

@@ -3,7 +3,7 @@
 // terminus where the bus lays over with the ignition off. Buses of one line run the same timetable, evenly spaced.
 // Between two stops a bus accelerates, cruises and brakes (a trapezoidal speed profile), so the reported speed is the
 // derivative of the reported position: distance / time between two fixes agrees with the speeds. Everything is a pure
-// function of (seed, device index, time); no Node APIs (k6 bundles this file).
+// function of (seed, device index, time); no Node APIs (the k6 bundle uses this file too).
 import { between, unit } from './rng.js';
 
 export interface Position {

@@ -4,7 +4,7 @@
 // backoff and jitter, send 0xFF keep-alives when idle, and go offline at scheduled link losses.
 // Timing is open-model: records are acquired on the device's own schedule whatever the server does, and ACK latency
 // counts from when a packet was due, so a slow server shows up as latency, not as fewer packets.
-// k6 (scenarios/devices.ts) and Node tests provide `DeviceIO`; no Node APIs here.
+// The engine (src/engine/tcp-link.ts), the k6 bundle (scenarios/k6) and tests provide `DeviceIO`; no Node APIs here.
 import { decodeAck, encodeLogin, KEEPALIVE, LOGIN_ACCEPT } from '../protocol/teltonika/index.js';
 import type { DeviceCore } from './device.js';
 

@@ -1,6 +1,6 @@
 // What a simulated bus tracker reports: an AVL record per acquisition with GPS from the route model and the IO set of
 // a typical FMB installation (Teltonika notes §8.3/§8.4). Codec 8E devices also send the VIN as a variable-length
-// (NX) element, which only 8E can carry. No Node APIs (k6 bundles this file).
+// (NX) element, which only 8E can carry. No Node APIs (the k6 bundle uses this file too).
 import type { AvlRecord, Codec, IoValue } from '../protocol/teltonika/index.js';
 import { hash32 } from './rng.js';
 import { stateAt, type BusDevice, type VehicleState } from './route.js';

@@ -32,10 +32,10 @@ describe('assessResources', () => {
     expect(a.advice.join('\n')).toMatch(/--ulimit nofile=38000:38000/);
   });
 
-  it('a low soft limit alone is only a note: k6 and Node raise it to the hard limit', () => {
+  it('a low soft limit alone is only a note: Node raises it to the hard limit', () => {
     const a = assessResources({ devices: 5000, ...debian });
     expect(a.ok).toBe(true);
-    expect(a.warnings.join('\n')).toMatch(/soft open-file limit \(1024\).*raise it to the hard limit/);
+    expect(a.warnings.join('\n')).toMatch(/soft open-file limit \(1024\).*raises it to the hard limit/);
   });
 
   it('too few ephemeral ports: the sysctl that widens the range', () => {

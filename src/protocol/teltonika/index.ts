@@ -1,4 +1,4 @@
-// Public surface of the Teltonika protocol library. Bytes only: no Node APIs, because k6 bundles this code.
+// Public surface of the Teltonika protocol library. Bytes only: no Node APIs, because the k6 bundle uses it too.
 export * from './errors.js';
 export * from './crc16.js';
 export * from './imei.js';

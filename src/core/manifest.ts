@@ -21,6 +21,11 @@ export interface FaultRecord {
   startOffsetMs?: number;
   end?: string;
   detail?: string;
+  /**
+   * Prometheus jobs this fault kept from being scraped (a killed or paused platform): their scrape gaps inside
+   * [start, end] are the fault itself, not missing evidence, and the verifier excuses them (and says so).
+   */
+  silencesJobs?: string[];
   error?: string;
   skipped?: string;
 }

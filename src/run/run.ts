@@ -18,7 +18,7 @@ import { formatTable } from '../report/index.js';
 import { captureDbStats } from '../report/capacity/db-stats.js';
 import { writeRunOutputs } from '../report/run-outputs.js';
 import { captureSeries } from '../report/series.js';
-import { startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
+import { PLATFORM_JOB, startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
 import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
 import { freePort } from '../stack/ports.js';
 import { waitForFirstScrape } from '../stack/prometheus.js';
@@ -195,6 +195,9 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
 
 const hardLimitMs = (p: Profile) => p.maxDurationMs + 60_000;
 
+/** Faults during which the embedded platform answers no scrape. */
+const PLATFORM_SILENCING_FAULTS = new Set(['kill-platform', 'pause-platform']);
+
 /** What a run holds while it lives (stack, fault runner, engine metrics) and how it all goes down. */
 class RunLife {
   stack: EmbeddedStack | undefined;
@@ -257,7 +260,9 @@ class RunLife {
 
   /** a fault still running restores the stack before anything is judged */
   async stopFaults(): Promise<FaultRecord[] | undefined> {
-    return this.faultRunner?.stop();
+    const records = await this.faultRunner?.stop();
+    // a killed or paused platform cannot be scraped: the verifier must know those gaps are the fault itself
+    return records?.map((f) => (PLATFORM_SILENCING_FAULTS.has(f.action) ? { ...f, silencesJobs: [PLATFORM_JOB] } : f));
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,9 @@ import { startEmbeddedPostgres, type EmbeddedPg } from './postgres.js';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.js';
 import { startPrometheus, waitForFirstScrape, type RunningPrometheus, type ScrapeTarget } from './prometheus.js';
 
+/** The Prometheus job under which the embedded stack scrapes its platform (the default SLO file queries it). */
+export const PLATFORM_JOB = 'fleet-platform';
+
 export interface EmbeddedStack {
   pg: EmbeddedPg;
   platform: PlatformProcess;
@@ -62,7 +65,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promi
     // stops whichever platform process is current (it is replaced by restartPlatform)
     started.push({ name: 'platform', stop: () => platform.stop() });
     const prometheus = await startPrometheus({
-      scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }, ...(opts.extraScrapeTargets ?? [])],
+      scrapeTargets: [{ job: PLATFORM_JOB, address: `127.0.0.1:${platform.httpPort}` }, ...(opts.extraScrapeTargets ?? [])],
       scrapeIntervalSec: opts.scrapeIntervalSec ?? 1,
       label: opts.label,
       log: (l) => log('prometheus', l),
@@ -70,7 +73,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions = {}): Promi
     started.push({ name: 'prometheus', stop: (o) => prometheus.stop(o) });
     // Prometheus starts scraping a few seconds after it is ready (its target discovery is throttled); counters
     // need a sample from before the load, or the first seconds of a run are missing from every rate.
-    await waitForFirstScrape(prometheus.url, 'fleet-platform');
+    await waitForFirstScrape(prometheus.url, PLATFORM_JOB);
     const stack: EmbeddedStack = {
       pg,
       platform,

@@ -64,21 +64,36 @@ export function queriedJobs(slo: SloFile): string[] {
 }
 
 /** Reasons the Prometheus evidence does not cover the window (empty = covered). */
-export async function coverageProblems(prom: PrometheusClient, jobs: string[], w: Window): Promise<string[]> {
+/** A time span (seconds since the epoch) in which a job could not be scraped by design: a fault the run injected. */
+export interface SilencedSpan {
+  job: string;
+  fromSec: number;
+  toSec: number;
+  why: string;
+}
+
+export async function coverageProblems(prom: PrometheusClient, jobs: string[], w: Window, silenced: SilencedSpan[] = []): Promise<string[]> {
   if (jobs.length === 0) return [];
   const intervals = await prom.scrapeIntervals();
   const out: string[] = [];
   for (const job of jobs) {
     const series = await prom.samples(`up{job="${job.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"}[${durationSeconds(w)}s]`, w.end, `the scrape coverage of job "${job}"`);
-    out.push(...jobCoverage(job, series, intervals.get(job), w));
+    out.push(...jobCoverage(job, series, intervals.get(job), w, silenced.filter((x) => x.job === job)));
   }
   return out;
+}
+
+/** Seconds of [a, b] that a silenced span covers (spans widened by one interval each side: a restart's first scrape). */
+function silencedWithin(a: number, b: number, spans: SilencedSpan[], interval: number): number {
+  let n = 0;
+  for (const s of spans) n += Math.max(0, Math.min(b, s.toSec + interval) - Math.max(a, s.fromSec - interval));
+  return n;
 }
 
 const iso = (sec: number) => new Date(Math.round(sec * 1000)).toISOString();
 
 /** Coverage of one job from its `up` samples: ≥ 95 % of the expected scrapes, no gap > 3 intervals, per instance. */
-export function jobCoverage(job: string, series: Series[], intervalSec: number | undefined, w: Window): string[] {
+export function jobCoverage(job: string, series: Series[], intervalSec: number | undefined, w: Window, silenced: SilencedSpan[] = []): string[] {
   const startSec = w.start.getTime() / 1000;
   const endSec = w.end.getTime() / 1000;
   const windowSec = endSec - startSec;
@@ -92,11 +107,13 @@ export function jobCoverage(job: string, series: Series[], intervalSec: number |
       out.push(`${who}: too few scrapes in the window to know the scrape interval (${ok.length} successful)`);
       continue;
     }
-    const expected = Math.floor(windowSec / interval);
+    // a fault that silenced the job (kill, pause) is not missing evidence: its span counts neither as expected
+    // scrapes nor as a gap
+    const expected = Math.floor((windowSec - silencedWithin(startSec, endSec, silenced, interval)) / interval);
     if (expected < 1) continue; // a window shorter than one interval cannot be judged for coverage
     const edges = [startSec, ...ok, endSec];
     for (let i = 1; i < edges.length; i++) {
-      const gap = edges[i] - edges[i - 1];
+      const gap = edges[i] - edges[i - 1] - silencedWithin(edges[i - 1], edges[i], silenced, interval);
       if (gap > MAX_GAP_INTERVALS * interval)
         out.push(`${who}: no successful scrape from ${iso(edges[i - 1])} to ${iso(edges[i])} (${gap.toFixed(1)} s > ${MAX_GAP_INTERVALS} × the ${interval} s scrape interval)`);
     }

@@ -11,7 +11,7 @@ import { openPostgres, type PostgresSession } from './evidence-postgres.js';
 import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
 import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
-import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs } from './prometheus-exact.js';
+import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
 import { repoRoot } from './slo-load.js';
 import { ledgerMeasurement, reconcile, runLedgerFiles, type ReconcileOutcome } from './reconcile.js';
@@ -48,6 +48,16 @@ export interface VerifyInput {
   invalidReasons?: string[];
   /** Check that Prometheus scraped every queried job for the whole window (default true). */
   checkCoverage?: boolean;
+}
+
+/** Scrape gaps the run caused on purpose: the faults it injected that silence a Prometheus job. */
+export function silencedSpans(m: RunManifest): SilencedSpan[] {
+  const out: SilencedSpan[] = [];
+  for (const f of m.faults ?? []) {
+    if (!f.start || !f.end) continue;
+    for (const job of f.silencesJobs ?? []) out.push({ job, fromSec: Date.parse(f.start) / 1000, toSec: Date.parse(f.end) / 1000, why: `fault ${f.action}` });
+  }
+  return out;
 }
 
 /** Reasons a run's own record makes it unverifiable (verdict "invalid"). */
@@ -104,7 +114,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
     // Reach every evidence source before measuring anything, so an outage is reported as such, first.
     if (prom) await prom.query('vector(1)', whole.end, 'the Prometheus reachability check');
     // Prometheus must have seen the whole window of every job it is asked about, or its answers are guesses
-    if (prom && input.checkCoverage !== false) coverage = await coverageProblems(prom, queriedJobs(slo), whole);
+    if (prom && input.checkCoverage !== false) coverage = await coverageProblems(prom, queriedJobs(slo), whole, silencedSpans(manifest));
     if (needsPg.length > 0) pgSession = await openPostgres(input.pgUrl!);
 
     const measure = async (o: Objective, query: string, ctx: PlaceholderContext): Promise<Measurement> => {

@@ -40,6 +40,17 @@ describe('jobCoverage', () => {
     const r = jobCoverage('p', [{ metric: {}, values }], 5, w);
     expect(r).toEqual([expect.stringContaining('11 successful scrapes of 12 expected')]);
   });
+  it('a gap a recorded fault caused (a killed or paused platform) is excused; the same gap elsewhere is not', () => {
+    const values = [...every(100, 120, 5), ...every(140, 160, 5)];
+    const fault = { job: 'p', fromSec: 121, toSec: 136, why: 'fault kill-platform' };
+    expect(jobCoverage('p', [{ metric: {}, values }], 5, w, [fault])).toEqual([]);
+    // a fault of another job, or at another time, excuses nothing
+    expect(jobCoverage('p', [{ metric: {}, values }], 5, w, [{ ...fault, job: 'q' }]).join()).toContain('no successful scrape');
+    expect(jobCoverage('p', [{ metric: {}, values }], 5, w, [{ ...fault, fromSec: 141, toSec: 150 }]).join()).toContain('no successful scrape');
+    // a gap longer than the fault by more than 3 intervals is still a gap
+    const longer = [...every(100, 120, 5), [160, 1] as [number, number]];
+    expect(jobCoverage('p', [{ metric: {}, values: longer }], 5, w, [fault]).join()).toContain('no successful scrape');
+  });
   it('failed scrapes (up = 0) are not coverage; no series at all is named', () => {
     expect(jobCoverage('p', [{ metric: {}, values: every(100, 160, 5, 0) }], 5, w).join()).toContain('no successful scrape');
     expect(jobCoverage('p', [], 5, w)).toEqual([expect.stringContaining('no scrape of job "p"')]);

@@ -78,7 +78,7 @@ export async function coverageProblems(prom: PrometheusClient, jobs: string[], w
   const out: string[] = [];
   for (const job of jobs) {
     const series = await prom.samples(`up{job="${job.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"}[${durationSeconds(w)}s]`, w.end, `the scrape coverage of job "${job}"`);
-    out.push(...jobCoverage(job, series, intervals.get(job), w, silenced.filter((x) => x.job === job)));
+    out.push(...jobCoverage(job, series, intervals.get(job), w, silenced));
   }
   return out;
 }
@@ -93,7 +93,8 @@ function silencedWithin(a: number, b: number, spans: SilencedSpan[], interval: n
 const iso = (sec: number) => new Date(Math.round(sec * 1000)).toISOString();
 
 /** Coverage of one job from its `up` samples: ≥ 95 % of the expected scrapes, no gap > 3 intervals, per instance. */
-export function jobCoverage(job: string, series: Series[], intervalSec: number | undefined, w: Window, silenced: SilencedSpan[] = []): string[] {
+export function jobCoverage(job: string, series: Series[], intervalSec: number | undefined, w: Window, allSilenced: SilencedSpan[] = []): string[] {
+  const silenced = allSilenced.filter((x) => x.job === job);
   const startSec = w.start.getTime() / 1000;
   const endSec = w.end.getTime() / 1000;
   const windowSec = endSec - startSec;

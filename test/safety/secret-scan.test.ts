@@ -1,16 +1,17 @@
 // Secrets never leave the environment: a real external-target run with known secrets — PostgreSQL's
-// generated password (PG_URL), a Prometheus basic-auth password (in --prometheus-url, and for `verify`
-// from PROMETHEUS_PASSWORD_FILE) behind a proxy that REQUIRES it, and an API token (FLEET_API_TOKEN) —
-// then every byte fleetload printed or wrote (stdout, stderr, every file of the run folder) is scanned
-// for each secret in plain, URL-encoded and base64 (Authorization header) form, and k6's command line
-// is watched while it runs.
-import { execFileSync } from 'node:child_process';
+// generated password (PG_URL), a Prometheus basic-auth password (PROMETHEUS_PASSWORD for `run`,
+// PROMETHEUS_PASSWORD_FILE and then the password in --prometheus-url for `verify`) behind a proxy that REQUIRES it,
+// and an API token (FLEET_API_TOKEN) — then every byte fleetload printed or wrote (stdout, stderr, every file of the
+// run folder and of its verification folders) is scanned for each secret in plain, URL-encoded and base64
+// (Authorization header) form, and the command lines of fleetload and anything it starts are watched while it runs
+// (the engine's worker threads are threads of the fleetload process: its argv is theirs).
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureK6Binary } from '../../src/stack/k6-binary.js';
+import { freePort } from '../../src/stack/ports.js';
 import { startPlatformProcess, type PlatformProcess } from '../../src/stack/platform-process.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/stack/postgres.js';
 import { startPrometheus, type RunningPrometheus } from '../../src/stack/prometheus.js';
@@ -27,6 +28,8 @@ let platform: PlatformProcess;
 let prom: RunningPrometheus;
 let proxy: Server;
 let proxyPort = 0;
+/** the engine's /metrics port for this external-target run: the test's Prometheus scrapes it as job fleetload-engine */
+let metricsPort = 0;
 const proxied = { authorized: new Map<string, number>(), refused: 0 };
 
 /** A reverse proxy in front of Prometheus that answers 401 unless the request carries the known basic auth. */
@@ -56,12 +59,18 @@ async function startAuthProxy(target: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  await ensureK6Binary();
   pg = await startEmbeddedPostgres({ label: 'secret-scan' });
   const tokenFile = join(dir, 'api-token');
   writeFileSync(tokenFile, `${API_TOKEN}\n`);
   platform = await startPlatformProcess({ pgUrl: pg.url, extraArgs: ['--api-token-file', tokenFile, '--log-level', 'warn'] });
-  prom = await startPrometheus({ scrapeTargets: [{ job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` }], label: 'secret-scan' });
+  metricsPort = await freePort();
+  prom = await startPrometheus({
+    scrapeTargets: [
+      { job: 'fleet-platform', address: `127.0.0.1:${platform.httpPort}` },
+      { job: 'fleetload-engine', address: `127.0.0.1:${metricsPort}` },
+    ],
+    label: 'secret-scan',
+  });
   await startAuthProxy(prom.url);
   // counters need a sample from before the load starts
   const deadline = Date.now() + 20_000;
@@ -114,12 +123,27 @@ function runFolderTexts(runDir: string): Array<[string, string]> {
   return filesUnder(runDir).map((f) => [f.slice(runDir.length + 1), readFileSync(f).toString('latin1')]);
 }
 
-/** Polls `ps` while a command runs: k6's argv must never hold a credential. */
-function watchK6Argv(): { stop(): string[] } {
+/** Command lines of this test process's descendants (fleetload and anything it starts), from one `ps`. */
+function descendantArgv(): string[] {
+  const procs = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }));
+  const tree = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (tree.has(p.ppid) && !tree.has(p.pid)) grew = Boolean(tree.add(p.pid));
+  }
+  return procs.filter((p) => p.pid !== process.pid && tree.has(p.pid) && !/^ps /.test(p.args)).map((p) => p.args);
+}
+
+/** Polls `ps` while a command runs: no command line in fleetload's process tree may hold a credential. */
+function watchArgv(): { stop(): string[] } {
   const seen = new Set<string>();
   const timer = setInterval(() => {
     try {
-      for (const line of execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n')) if (/\bk6 run\b/.test(line)) seen.add(line);
+      for (const args of descendantArgv()) seen.add(args);
     } catch {
       // ps raced a process exit
     }
@@ -136,8 +160,15 @@ describe('secrets never reach logs, manifests, reports, JUnit or argv', () => {
   const runId = 'secret-scan';
   const runDir = join(reportsDir, runId);
 
-  it('fleetload run against an authenticated Prometheus: works, and nothing it wrote holds a secret', async () => {
-    const watch = watchK6Argv();
+  it('control: the command-line watch sees a secret in a child process', async () => {
+    const watch = watchArgv();
+    await new Promise<void>((resolve) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 800)', API_TOKEN]).on('exit', () => resolve()));
+    const lines = watch.stop();
+    expect(leaks(lines.map((l, i) => [`argv #${i}`, l]))).toContain(`API token in argv #${lines.findIndex((l) => l.includes(API_TOKEN))}`);
+  });
+
+  it('fleetload run against an authenticated Prometheus: works, and nothing it wrote or ran holds a secret', async () => {
+    const watch = watchArgv();
     const res = await fleetload(
       [
         'run',
@@ -145,32 +176,37 @@ describe('secrets never reach logs, manifests, reports, JUnit or argv', () => {
         '--duration', '8s',
         '--run-id', runId,
         '--tcp', `127.0.0.1:${platform.tcpPort}`,
-        '--prometheus-url', `http://${PROM_USER}:${encodeURIComponent(PROM_PASSWORD)}@127.0.0.1:${proxyPort}`,
+        '--prometheus-url', `http://${PROM_USER}@127.0.0.1:${proxyPort}`,
+        '--metrics-port', String(metricsPort),
         '--reports-dir', reportsDir,
       ],
-      { env: { PG_URL: pg.url, FLEET_API_TOKEN: API_TOKEN }, timeoutMs: 150_000 },
+      { env: { PG_URL: pg.url, FLEET_API_TOKEN: API_TOKEN, PROMETHEUS_PASSWORD: PROM_PASSWORD }, timeoutMs: 150_000 },
     );
-    const k6Lines = watch.stop();
+    const argvLines = watch.stop();
     const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { verdict: string; objectives: Array<{ id: string; status: string; value: number | null }> };
     const context = `${res.stderr}\n${JSON.stringify(report.objectives.map((o) => [o.id, o.status, o.value]))}`;
     // the run really worked through the authenticated endpoint
     expect(report.verdict, context).toBe('pass');
     expect(res.code, context).toBe(0);
     expect(res.stderr).toContain(`>>> LOAD TARGET: 127.0.0.1:${platform.tcpPort} (resolves to 127.0.0.1)`);
-    expect(res.stderr).toMatch(new RegExp(`remote write to http://${PROM_USER}@127\\.0\\.0\\.1:${proxyPort} \\(basic auth\\)`));
-    expect(proxied.authorized.get('/api/v1/write') ?? 0, 'k6 remote write with the credentials').toBeGreaterThan(0);
+    expect(res.stderr).toMatch(new RegExp(`engine metrics: http://[^ ]+:${metricsPort}/metrics — let http://${PROM_USER}@127\\.0\\.0\\.1:${proxyPort} scrape it as job fleetload-engine`));
     expect(proxied.authorized.get('/api/v1/query') ?? 0, 'verifier queries with the credentials').toBeGreaterThan(0);
     expect(proxied.authorized.get('/api/v1/query_range') ?? 0, 'series capture with the credentials').toBeGreaterThan(0);
     expect(proxied.refused).toBe(0);
-    const series = JSON.parse(readFileSync(join(runDir, 'series.json'), 'utf8')) as { queries: Array<{ status: string }> };
-    expect(series.queries.some((q) => q.status === 'ok')).toBe(true);
+    // series capture read the engine's and the platform's series through the authenticated endpoint
+    const series = JSON.parse(readFileSync(join(runDir, 'series.json'), 'utf8')) as { queries: Array<{ id: string; status: string }> };
+    const ok = series.queries.filter((q) => q.status === 'ok').map((q) => q.id);
+    expect(ok).toEqual(expect.arrayContaining(['engine_records_acked', 'platform_received']));
 
-    // k6 ran, and its command line never carried a credential
-    expect(k6Lines.length).toBeGreaterThan(0);
-    expect(leaks(k6Lines.map((l, i) => [`k6 argv #${i}`, l]))).toEqual([]);
+    // fleetload was watched while it ran (its worker threads share its argv), and no command line held a credential
+    expect(argvLines.some((l) => l.includes('dist/cli.js run') && l.includes(runId)), argvLines.join('\n')).toBe(true);
+    expect(leaks(argvLines.map((l, i) => [`argv #${i}`, l]))).toEqual([]);
 
     const files = filesUnder(runDir).map((f) => f.slice(runDir.length + 1));
-    expect(files).toEqual(expect.arrayContaining(['run.json', 'report.json', 'report.md', 'report.html', 'junit.xml', 'k6.log', 'k6-summary.json', 'series.json', 'db-stats.json']));
+    expect(files).toEqual(
+      expect.arrayContaining(['run.json', 'report.json', 'report.md', 'report.html', 'junit.xml', 'engine-summary.json', 'series.json', 'db-stats.json', 'capacity.json', 'capacity.md']),
+    );
+    expect(files.filter((f) => f.startsWith('ledger/')).length).toBeGreaterThan(0); // the ACK ledger is scanned too
     // control: the scan does find a secret where there is one
     expect(leaks([['control', `${pg.url} ${encodeURIComponent(PROM_PASSWORD)}`]])).toEqual(
       expect.arrayContaining(['PostgreSQL password (URL-encoded) in control', 'Prometheus password (URL-encoded) in control']),
@@ -181,7 +217,16 @@ describe('secrets never reach logs, manifests, reports, JUnit or argv', () => {
     expect(manifest.postgres.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
   }, 180_000);
 
-  it('fleetload verify with PG_URL_FILE and PROMETHEUS_PASSWORD_FILE: same verdict, still no secret anywhere', async () => {
+  const verdictIn = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { verdict: string }).verdict;
+  const runVerdict = () => verdictIn(join(runDir, 'report.json'));
+  /** verdicts of the verify-<time>/ folders, oldest first (verify never writes over the run's own report) */
+  const verdicts = () =>
+    readdirSync(runDir)
+      .filter((f) => f.startsWith('verify-'))
+      .sort()
+      .map((f) => verdictIn(join(runDir, f, 'report.json')));
+
+  it('fleetload verify with PG_URL_FILE and PROMETHEUS_PASSWORD_FILE, then the password in the URL: same verdict, still no secret anywhere', async () => {
     const pgFile = join(dir, 'pg-url');
     const promFile = join(dir, 'prom-password');
     writeFileSync(pgFile, `${pg.url}\n`);
@@ -194,7 +239,20 @@ describe('secrets never reach logs, manifests, reports, JUnit or argv', () => {
     expect(res.code, res.stderr).toBe(0);
     expect((proxied.authorized.get('/api/v1/query') ?? 0) - before).toBeGreaterThan(0);
     expect(proxied.refused).toBe(0);
+    expect(verdicts()).toEqual([runVerdict()]);
     expect(leaks([['stdout', res.stdout], ['stderr', res.stderr], ...runFolderTexts(runDir)])).toEqual([]);
+
+    // the password in --prometheus-url (taken out of the URL, sent as a header): same verdict, no secret written
+    const again = proxied.authorized.get('/api/v1/query') ?? 0;
+    const inUrl = await fleetload(['verify', runDir, '--prometheus-url', `http://${PROM_USER}:${encodeURIComponent(PROM_PASSWORD)}@127.0.0.1:${proxyPort}`], {
+      env: { PG_URL: '', PG_URL_FILE: pgFile },
+      timeoutMs: 60_000,
+    });
+    expect(inUrl.code, inUrl.stderr).toBe(0);
+    expect((proxied.authorized.get('/api/v1/query') ?? 0) - again).toBeGreaterThan(0);
+    expect(proxied.refused).toBe(0);
+    expect(verdicts()).toEqual([runVerdict(), runVerdict()]);
+    expect(leaks([['stdout', inUrl.stdout], ['stderr', inUrl.stderr], ...runFolderTexts(runDir)])).toEqual([]);
 
     // without the password the authenticated Prometheus refuses: exit 3, with a hint and no secret
     const denied = await fleetload(['verify', runDir], { env: { PG_URL: '', PG_URL_FILE: pgFile }, timeoutMs: 60_000 });

@@ -2,6 +2,7 @@
 // pause the platform) turned into a timed plan (pure), and a small executor that carries the plan out against the
 // embedded stack while k6 runs, logging every action loudly and recording when it really started and ended.
 // The verifier then proves nothing ACKed was lost or duplicated; devices measure their recovery (fleet_recovery_time).
+import { systemClock, type Clock } from '../core/clock.js';
 import type { FaultRecord } from '../core/manifest.js';
 import type { EmbeddedStack } from '../stack/embedded-stack.js';
 import { parseDurationMs } from './duration.js';
@@ -104,7 +105,8 @@ export interface FaultRunnerOptions {
   log: (line: string) => void;
   /** resolves with the load start (ms since epoch) that `atMs` counts from */
   loadStart: Promise<number>;
-  now?: () => number;
+  /** time is a parameter: tests drive a ManualClock instead of sleeping */
+  clock?: Clock;
 }
 
 export interface FaultRunner {
@@ -114,23 +116,17 @@ export interface FaultRunner {
 
 /** Runs the plan one fault after the other (a fault starts at its time or when the previous one has ended). */
 export function startFaultRunner(plan: PlannedFault[], target: FaultTarget, o: FaultRunnerOptions): FaultRunner {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = () => clock.now();
   const records: FaultRecord[] = plan.map((p) => ({ action: p.action, at: p.at, plannedAtMs: p.atMs, durationMs: p.durationMs }));
   let stopped = false;
-  let wake: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(finish, Math.max(0, ms));
-      function finish() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = finish;
-    });
-  const hold = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))); // not cancelled: a fault always restores
+  let stopNow: () => void = () => {};
+  const stopSignal = new Promise<void>((r) => (stopNow = r));
+  // waiting for a fault's time is cancelled by stop(); a fault's own downtime is not: a fault always restores
+  const sleep = (ms: number) => Promise.race([clock.sleep(ms), stopSignal]);
+  const hold = (ms: number) => clock.sleep(ms);
   const done = (async () => {
-    const t0 = await Promise.race([o.loadStart, new Promise<number>((r) => (wake = () => r(now())))]);
+    const t0 = await Promise.race([o.loadStart, stopSignal.then(now)]);
     for (let i = 0; i < plan.length; i++) {
       const p = plan[i];
       const rec = records[i];
@@ -184,7 +180,7 @@ export function startFaultRunner(plan: PlannedFault[], target: FaultTarget, o: F
   return {
     async stop() {
       stopped = true;
-      wake?.();
+      stopNow();
       await done;
       return records;
     },

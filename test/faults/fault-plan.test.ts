@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
 import { planFaults, startFaultRunner, type FaultTarget } from '../../src/run/faults.js';
 import { loadProfile } from '../../src/run/profile.js';
 
@@ -83,13 +84,15 @@ describe('fault plan', () => {
   });
 
   it('the runner does the faults in order from the load start, always restores, records what happened', async () => {
+    // time is a parameter: a manual clock, so every action lands on its exact millisecond and nothing sleeps
+    const clock = new ManualClock(1_767_225_600_000);
     const calls: string[] = [];
-    const t0 = Date.now();
-    const mark = (s: string) => calls.push(`${s}@${Math.round((Date.now() - t0) / 100)}`);
+    const t0 = clock.now();
+    const mark = (s: string) => calls.push(`${s}@${clock.now() - t0}`);
     const target: FaultTarget = {
       restartPostgres: async (ms) => {
         mark(`pg-down-${ms}`);
-        await new Promise((r) => setTimeout(r, ms));
+        await clock.sleep(ms);
       },
       killPlatform: async () => void mark('kill'),
       startPlatform: async () => void mark('start'),
@@ -111,20 +114,21 @@ describe('fault plan', () => {
       60_000,
     );
     const lines: string[] = [];
-    const runner = startFaultRunner(plan, target, { log: (l) => lines.push(l), loadStart: Promise.resolve(t0) });
-    await new Promise((r) => setTimeout(r, 1200));
+    const runner = startFaultRunner(plan, target, { log: (l) => lines.push(l), loadStart: Promise.resolve(t0), clock });
+    await clock.advance(1200);
     const records = await runner.stop();
-    expect(calls).toEqual(['stop@2', 'cont@5', 'drop@6', 'kill@7', 'start@9']);
+    expect(calls).toEqual(['stop@200', 'cont@500', 'drop@600', 'kill@700', 'start@900']);
     expect(records.map((r) => r.action)).toEqual(['pause-platform', 'drop-device-links', 'kill-platform', 'restart-postgres']);
     expect(records[1].detail).toBe('7 device links reset');
-    expect(records[2].startOffsetMs).toBeGreaterThanOrEqual(700);
-    expect(Date.parse(records[2].end!) - Date.parse(records[2].start!)).toBeGreaterThanOrEqual(200);
+    expect(records[2].startOffsetMs).toBe(700);
+    expect(Date.parse(records[2].end!) - Date.parse(records[2].start!)).toBe(200);
     expect(records[3].skipped).toMatch(/load ended/);
     expect(records[3].start).toBeUndefined();
     expect(lines.filter((l) => l.startsWith('>>> FAULT'))).toHaveLength(7);
   });
 
   it('a failing action is recorded, and the next fault still runs', async () => {
+    const clock = new ManualClock(1_767_225_600_000);
     const target = {
       restartPostgres: async () => {
         throw new Error('initdb exploded');
@@ -139,8 +143,8 @@ describe('fault plan', () => {
       1000,
       1000,
     );
-    const runner = startFaultRunner(plan, target, { log: () => {}, loadStart: Promise.resolve(Date.now()) });
-    await new Promise((r) => setTimeout(r, 200));
+    const runner = startFaultRunner(plan, target, { log: () => {}, loadStart: Promise.resolve(clock.now()), clock });
+    await clock.advance(200);
     const [pg, drop] = await runner.stop();
     expect(pg.error).toBe('initdb exploded');
     expect(drop.detail).toBe('3 device links reset');

@@ -88,7 +88,7 @@ export interface EngineSummary {
     /** cpuSeconds over the wall time and the machine's cores (0..1) */
     cpuShareOfMachine: number;
     cores: number;
-    /** worst event-loop delay p99 of any engine thread over any interval, ms */
+    /** the worst event-loop delay p99 over the run of any engine thread (main included), ms */
     eventLoopDelayP99MaxMs: number;
     generatorErrors: number;
     /** why the generator, not the target, may have been the bottleneck; non-empty = the run is invalid */

@@ -19,6 +19,8 @@ import { buildSummary } from './summary.js';
 import type { ThreadInit } from './thread.js';
 import { startThreads, type ThreadEvent, type ThreadGroup } from './threads.js';
 import { runWsClients } from './ws-clients.js';
+import type { WsWindow } from './clients/context.js';
+import { countWsDeliveries } from './ws-deliveries.js';
 
 export interface EngineOptions {
   runId: string;
@@ -124,10 +126,11 @@ export async function runEngine(o: EngineOptions): Promise<EngineRun> {
   group.start(testStartMs);
   o.onStart?.(testStartMs, metrics);
   const sampler = startGeneratorSampler(process.pid);
-  const clients = startClients(o, state.main, clock, testStartMs);
+  const clients = startClients(o, state, clock, testStartMs);
   const watch = setInterval(() => state.tick(clock.now() - testStartMs), SNAPSHOT_MS);
   const killedAtLimit = await finishWithin(Promise.all([group.finished, clients]), o.hardLimitMs - (clock.now() - testStartMs), group);
   clearInterval(watch);
+  state.countWsDeliveries();
   const loadEnd = new Date(clock.now());
   state.tick(clock.now() - testStartMs);
   o.progress?.end();
@@ -146,11 +149,12 @@ function endpointSeries(c: FleetConfig): Array<{ id: string; labels: Labels }> {
   return out;
 }
 
-function startClients(o: EngineOptions, stats: Stats, clock: Clock, testStartMs: number): Promise<unknown> {
+function startClients(o: EngineOptions, state: EngineState, clock: Clock, testStartMs: number): Promise<unknown> {
   if (!o.config.httpUrl) return Promise.resolve();
   // clients belong to shard 0 only: the API and WebSocket load is the fleet's, not each shard's
   if (o.shard && o.shard.index !== 0) return Promise.resolve();
-  const ctx = { config: o.config, testStartMs, stats, clock, env: o.env ?? process.env };
+  // with a ledger, WebSocket deliveries are counted record by record against it once the devices are done
+  const ctx = { config: o.config, testStartMs, stats: state.main, clock, env: o.env ?? process.env, ...(o.outDir ? { wsWindows: state.wsWindows } : {}) };
   const runs: Promise<void>[] = [];
   if (o.config.api && o.config.api.endpoints.length > 0) runs.push(runApiClients(ctx));
   if (o.config.ws && o.config.ws.clients > 0) runs.push(runWsClients(ctx));
@@ -170,6 +174,7 @@ async function finishWithin(work: Promise<unknown>, limitMs: number, group: Thre
 /** What the main thread knows of the run: the threads' latest counts, its own clients' counts, peaks. */
 class EngineState {
   readonly main = new Stats();
+  readonly wsWindows: WsWindow[] = [];
   private readonly latest = new Map<number, StatsSnapshot>();
   private readonly exact: Array<Record<string, string>> = [];
   private readonly ledgers: Array<{ file: string; entries: number; records: number }> = [];
@@ -179,9 +184,11 @@ class EngineState {
   figures: Record<string, number> = {};
   private connectedPeak = 0;
   private readonly mainLoop = monitorEventLoopDelay({ resolution: 10 });
+  private readonly mainWhole = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(private readonly o: EngineOptions) {
     this.mainLoop.enable();
+    this.mainWhole.enable();
   }
 
   onThread(e: ThreadEvent): void {
@@ -189,13 +196,19 @@ class EngineState {
     if (e.type === 'done') {
       this.exact.push(e.exact);
       if (e.ledger) this.ledgers.push(e.ledger);
-      this.loopP99MaxMs = Math.max(this.loopP99MaxMs, e.eventLoopDelayP99MaxMs);
+      this.loopP99MaxMs = Math.max(this.loopP99MaxMs, e.eventLoopDelayP99Ms);
       this.bugs.push(...e.bugs);
     }
     if (e.type === 'fatal') {
       this.fatal.push(`engine thread ${e.thread} failed: ${e.message}`);
       this.o.log(`engine thread ${e.thread} failed: ${e.message}`);
     }
+  }
+
+  /** WebSocket expected / received / missed from the ledgers, now that every thread has closed its own */
+  countWsDeliveries(): void {
+    if (this.wsWindows.length === 0) return;
+    countWsDeliveries(this.wsWindows, this.ledgers.map((l) => l.file), this.o.config.seed, this.main);
   }
 
   merged(): StatsSnapshot {
@@ -206,7 +219,6 @@ class EngineState {
   tick(elapsedMs: number): void {
     const p99 = this.mainLoop.count > 0 ? this.mainLoop.percentile(99) / 1e6 : 0;
     this.mainLoop.reset();
-    this.loopP99MaxMs = Math.max(this.loopP99MaxMs, p99);
     this.main.set('event_loop_delay_p99', p99 / 1000, { thread: 'main' });
     const plan = plannedAt(this.o.config, elapsedMs, this.o.shard);
     this.main.set('devices_planned', plan.devices);
@@ -238,6 +250,8 @@ class EngineState {
 
   summary(loadStart: Date, loadEnd: Date, samples: GeneratorSamples, killedAtLimit: boolean): EngineSummary {
     this.mainLoop.disable();
+    this.mainWhole.disable();
+    if (this.mainWhole.count > 0) this.loopP99MaxMs = Math.max(this.loopP99MaxMs, this.mainWhole.percentile(99) / 1e6);
     const counts = this.merged();
     const exact = mergeExact([...this.exact, this.main.exact()]);
     const o = this.o;

@@ -6,7 +6,7 @@
 //
 // Default thresholds (override per profile under `generator:`):
 //   maxSendLagP95          250 ms  devices sent a quarter second behind schedule: latency and rates are skewed
-//   maxEventLoopDelayP99   100 ms  an engine thread's event loop ran this late at p99 over some interval
+//   maxEventLoopDelayP99   100 ms  an engine thread's event loop ran this late at p99 over the run
 //   maxCpuPercent          90 %    the engine's average CPU over the run, as a share of ALL cores of the machine
 //   maxRssMb               none    peak resident memory of the engine process
 //   maxDroppedRequests     0       API arrivals dropped because every pooled connection was busy (raise api.connections)
@@ -169,7 +169,7 @@ export function assessGenerator(
   // The event-loop delay covers that case: it measures the thread's loop directly.
   figures.event_loop_delay_p99_max_ms = round(inputs.eventLoopDelayP99MaxMs, 2);
   if (inputs.eventLoopDelayP99MaxMs > t.maxEventLoopDelayP99Ms) {
-    reasons.push(`an engine thread's event loop ran ${round(inputs.eventLoopDelayP99MaxMs)} ms late at p99 (limit ${t.maxEventLoopDelayP99Ms} ms): too little CPU for the engine, or too few --workers`);
+    reasons.push(`an engine thread's event loop ran ${round(inputs.eventLoopDelayP99MaxMs)} ms late at p99 over the run (limit ${t.maxEventLoopDelayP99Ms} ms): too little CPU for the engine, or too few --workers`);
   }
   figures.dropped_requests = inputs.droppedRequests;
   if (inputs.droppedRequests > t.maxDroppedRequests) reasons.push(`${inputs.droppedRequests} API requests were dropped (limit ${t.maxDroppedRequests}): every pooled connection was busy; raise api.connections`);

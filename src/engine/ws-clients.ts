@@ -1,11 +1,13 @@
 // WebSocket clients of the platform's live feed (ported from the k6 scenario's lib/ws.ts): ws.clients clients connect to
 // <httpUrl>/ws at ws.startMs, subscribe to every record or to a block of fleet IMEIs, measure
 // freshness = receive time − record timestamp (ws_freshness) and close at ws.startMs + ws.durationMs.
-// Expected vs received: the device model is deterministic, so a client knows how many records its subscribed devices
-// acquire in any window. It counts the records whose timestamps fall in [subscribed + grace, close − grace] and
-// compares with what arrived (ws_records_expected / _received / _missed, missed = max(0, expected − received) per
-// client). Devices of a step that starts later are counted from their step's start. This is the generator's truth
-// (what devices produced), not the platform's: a record lost, or delivered later than the grace, counts as missed.
+// Expected vs received, record by record when the run keeps an ACK ledger: each client hands its window
+// [subscribed + grace, close − grace] and the records it received to the engine (ctx.wsWindows), which counts as
+// expected every record of the subscribed devices in that window that the platform ACKed by the window's end — a
+// record held back by a link loss was never the feed's to deliver — and as missed those that never arrived.
+// Without a ledger, the device model stands in: it is deterministic, so a client knows how many records its
+// devices acquire in any window (devices of a later step counted from their step's start), and missed =
+// max(0, expected − received). Either way a record lost, or delivered later than the grace, counts as missed.
 // A client that never connected (refused), or was dropped, still counts its whole window as expected — from the
 // moment it tried to connect — so a dead feed fails its objective instead of having no data. Clients do not
 // reconnect (as in k6): a dropped client misses the rest of its window.
@@ -78,6 +80,7 @@ function runClient(ctx: ClientContext, cfg: WsClientConfig, client: number, gaug
   const attemptAt = clock.now();
   let subscribedAt: number | undefined;
   let received = 0;
+  const receivedKeys = new Map<string, Set<number>>();
   let opened = false;
   let closing = false;
   let stopAt = closeAt;
@@ -102,7 +105,14 @@ function runClient(ctx: ClientContext, cfg: WsClientConfig, client: number, gaug
     ws.on('message', (data: WebSocket.RawData) => {
       const r = onMessage(ctx, data, imeis, subscribedAt, closeAt - cfg.graceMs, cfg.graceMs);
       if (r === 'subscribed') subscribedAt ??= clock.now();
-      else if (r === 'counted') received++;
+      else if (r !== 'other') {
+        received++;
+        if (ctx.wsWindows) {
+          let set = receivedKeys.get(r.imei);
+          if (!set) receivedKeys.set(r.imei, (set = new Set()));
+          set.add(r.ts);
+        }
+      }
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (opened || closing) return; // after the upgrade, the close that follows says it (dropped)
@@ -118,10 +128,14 @@ function runClient(ctx: ClientContext, cfg: WsClientConfig, client: number, gaug
       // the window starts when the subscription was confirmed, or — never subscribed — when the client tried
       const from = (subscribedAt ?? attemptAt) + cfg.graceMs;
       const to = Math.min(closeAt, ctx.signal?.aborted ? stopAt : closeAt) - cfg.graceMs;
-      const expected = expectedRecords(config, ctx.testStartMs, indices, from, to);
-      stats.inc('ws_records_expected', expected);
-      stats.inc('ws_records_received', received);
-      stats.inc('ws_records_missed', Math.max(0, expected - received));
+      if (ctx.wsWindows) {
+        ctx.wsWindows.push({ devices: sub, from, to, deliverBy: to, received: receivedKeys });
+      } else {
+        const expected = expectedRecords(config, ctx.testStartMs, indices, from, to);
+        stats.inc('ws_records_expected', expected);
+        stats.inc('ws_records_received', received);
+        stats.inc('ws_records_missed', Math.max(0, expected - received));
+      }
       closing = true;
       resolve();
     });
@@ -130,7 +144,7 @@ function runClient(ctx: ClientContext, cfg: WsClientConfig, client: number, gaug
 }
 
 /** Records one message; says whether it confirmed the subscription or is a record inside the counting window. */
-function onMessage(ctx: ClientContext, data: WebSocket.RawData, imeis: Set<string>, subscribedAt: number | undefined, to: number, graceMs: number): 'subscribed' | 'counted' | 'other' {
+function onMessage(ctx: ClientContext, data: WebSocket.RawData, imeis: Set<string>, subscribedAt: number | undefined, to: number, graceMs: number): 'subscribed' | { imei: string; ts: number } | 'other' {
   const now = ctx.clock.now();
   let msg: { type?: unknown; imei?: unknown; timestamp?: unknown };
   try {
@@ -147,5 +161,5 @@ function onMessage(ctx: ClientContext, data: WebSocket.RawData, imeis: Set<strin
   ctx.stats.inc('ws_messages');
   ctx.stats.observe('ws_freshness', now - ts);
   const from = subscribedAt === undefined ? Infinity : subscribedAt + graceMs;
-  return ts >= from && ts <= to && typeof msg.imei === 'string' && imeis.has(msg.imei) ? 'counted' : 'other';
+  return ts >= from && ts <= to && typeof msg.imei === 'string' && imeis.has(msg.imei) ? { imei: msg.imei, ts } : 'other';
 }

@@ -200,7 +200,8 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   };
   for (const o of slo.objectives) if (o.source === 'derived') derivedEvidence(o);
 
-  const invalid = [...runProblems(manifest), ...(input.invalidReasons ?? []), ...coverage.map((c) => `Prometheus evidence incomplete: ${c}`)];
+  // run.json and the engine summary may both carry a reason: say each once
+  const invalid = [...new Set([...runProblems(manifest), ...(input.invalidReasons ?? []), ...coverage.map((c) => `Prometheus evidence incomplete: ${c}`)])];
   if (slo.objectives.some((o) => o.source === 'engine' || o.appliesIf !== undefined))
     for (const r of engineInvalidReasons(engineSummary())) if (!invalid.some((x) => x.includes(r))) invalid.push(`the engine: ${r}`);
   const result = evaluate(slo, evidence, { baseline: input.baseline, invalidReasons: invalid });

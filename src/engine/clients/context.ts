@@ -14,4 +14,23 @@ export interface ClientContext {
   env: Record<string, string | undefined>;
   /** aborts the clients early: no new arrivals, in-flight requests cancelled, sockets closed */
   signal?: AbortSignal;
+  /**
+   * When the run keeps an ACK ledger, WebSocket clients hand their counting windows and the records they received
+   * here, and the engine counts expected / received / missed from the ledger once every device has finished: a
+   * record is expected when the platform ACKed it early enough to reach the client. Without it, clients count
+   * expected records from the device model (what devices acquired), which cannot know what link losses held back.
+   */
+  wsWindows?: WsWindow[];
+}
+
+export interface WsWindow {
+  /** subscribed device indices, or every device of the fleet */
+  devices: number[] | 'all';
+  /** record timestamps counted: [from, to] */
+  from: number;
+  to: number;
+  /** a record ACKed after this could not reach the client before it closed */
+  deliverBy: number;
+  /** record timestamps received in the window, by IMEI */
+  received: Map<string, Set<number>>;
 }

@@ -9,6 +9,9 @@
 // p95 ≤ 2 ms at 10,000 devices; ≥ 20,000 packets/s per worker core; 50,000 devices over several source addresses.
 // Each device needs a descriptor here and one in the ACK server: as root the benchmark raises its own limits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { latencySummary, mergeExact } from '../src/engine/stats.js';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -24,13 +27,35 @@ const { values: args } = parseArgs({
     many: { type: 'string', default: '50000' },
     workers: { type: 'string', default: '1' },
     acker: { type: 'boolean', default: false },
+    'acker-processes': { type: 'string', default: '1' },
+    'shard-child': { type: 'string' },
+    port: { type: 'string' },
+    'start-at': { type: 'string' },
   },
 });
 
 const K6_EARLIER = 'k6 v2.2.0 (the earlier generator, measured on this machine): 94–116 KB RSS per device, 943–1,154 MB at 10,000 devices';
 
-/** The zero-work ACK server, run as `--acker` in a child process: prints its port, ACKs every packet at once. */
+/**
+ * The zero-work ACK server, run as `--acker` in a child process: prints its port, ACKs every packet at once. With
+ * --acker-processes k it is a node:cluster of k processes sharing the port (the primary hands out connections), so
+ * together they hold more sockets than one process's descriptor limit.
+ */
 async function acker(): Promise<void> {
+  const k = Number(args['acker-processes']);
+  if (k > 1 && cluster.isPrimary) {
+    const port = await new Promise<number>((resolve) => {
+      // the primary listens first (port 0 → a free port) so the workers share that exact port
+      const probe = net.createServer().listen(0, '0.0.0.0', () => {
+        const p = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    let ready = 0;
+    for (let i = 0; i < k; i++) cluster.fork({ ACKER_PORT: String(port) }).on('listening', () => void (++ready === k && process.stdout.write(`${port}\n`)));
+    return;
+  }
+  const fixed = Number(process.env.ACKER_PORT ?? 0);
   const server = net.createServer((s) => {
     s.setNoDelay(true);
     s.on('error', () => {});
@@ -43,12 +68,12 @@ async function acker(): Promise<void> {
     });
   });
   server.maxConnections = 200_000;
-  await new Promise<void>((r) => server.listen({ port: 0, host: '0.0.0.0', backlog: 8192 }, r));
-  process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
+  await new Promise<void>((r) => server.listen({ port: fixed, host: '0.0.0.0', backlog: 8192 }, r));
+  if (!fixed) process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
 }
 
-async function startAcker(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [process.argv[1], '--acker'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startAcker(processes = 1): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [process.argv[1], '--acker', '--acker-processes', String(processes)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
   return { port: Number(line), child };
 }
@@ -131,8 +156,62 @@ function print(f: Figures): void {
   );
 }
 
+/** Descriptors one process may open here (the hard limit; Node raises the soft one to it). */
+function hardFdLimit(): number {
+  const m = /^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m ? Number(m[1]) : 1024;
+}
+
+/** `--shard-child i/n`: one shard of the large fleet in this process; prints its summary as one JSON line. */
+async function shardChild(): Promise<void> {
+  const [i, n] = args['shard-child']!.split('/').map(Number);
+  const c = fleet(Number(args.port), Number(args.many), Number(args.duration), 10_000);
+  const sources = Array.from({ length: Math.ceil(c.devices / 20_000) }, (_, k) => `127.0.0.${k + 1}`);
+  const run = await runEngine({ runId: c.runId, config: c, workers: 1, shard: { index: i, count: n }, startAt: Number(args['start-at']), sourceAddresses: sources, hardLimitMs: (c.durationSec + 120) * 1000, fleetloadVersion: 'bench', log: (l) => process.stderr.write(`shard ${i}: ${l}\n`) });
+  process.stdout.write(`${JSON.stringify(run.summary)}\n`);
+}
+
+/**
+ * 50,000 devices from one machine. One process may hold only hardFdLimit() descriptors here (20,000 in this
+ * container, and root cannot raise it), so past that the fleet runs as shards — one process each, the way it scales
+ * out anyway — over several loopback source addresses (each has its own ~28,000 ephemeral ports towards the
+ * target), against a cluster of ACK servers. RSS is the shards' peaks added up; ACK p95 from their merged histograms.
+ */
+async function manyDevices(durationSec: number): Promise<void> {
+  const many = Number(args.many);
+  const perProcess = hardFdLimit() - 2000;
+  const shards = Math.max(1, Math.ceil(many / perProcess));
+  const ack = await startAcker(shards);
+  const startAt = Date.now() + 3000;
+  try {
+    const t0 = Date.now();
+    const outs = await Promise.all(
+      Array.from({ length: shards }, (_, i) => {
+        const child = spawn(process.execPath, [process.argv[1], '--shard-child', `${i}/${shards}`, '--port', String(ack.port), '--many', String(many), '--duration', String(durationSec), '--start-at', String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        return new Promise<EngineSummaryLike>((resolve) => child.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as EngineSummaryLike)));
+      }),
+    );
+    const rss = outs.reduce((a, s) => a + s.generator.rssPeakBytes, 0);
+    const ack95 = latencySummary(mergeExact(outs.map((s) => s.histograms)).get('ack_latency'));
+    const connected = outs.reduce((a, s) => a + s.devices.connectedPeak, 0);
+    const errors = outs.reduce((a, s) => a + Object.values(s.errors).reduce((x, y) => x + y, 0), 0);
+    process.stdout.write(
+      `many        ${many} devices in ${shards} engine processes (descriptor limit ${hardFdLimit()} per process), ${Math.ceil(many / 20_000)} source addresses: ` +
+        `RSS ${(rss / 1e6).toFixed(0)} MB in all (${(rss / 1000 / many).toFixed(1)} KB/device); connected peak ${connected}; ` +
+        `ACK p50 ${ack95?.p50.toFixed(2)} ms p95 ${ack95?.p95.toFixed(2)} ms p99 ${ack95?.p99.toFixed(2)} ms; errors ${errors}; ${(Date.now() - t0) / 1000} s\n`,
+    );
+  } finally {
+    ack.child.kill();
+  }
+}
+
+type EngineSummaryLike = Pick<import('../src/core/engine-summary.js').EngineSummary, 'generator' | 'histograms' | 'devices' | 'errors'>;
+
 async function main(): Promise<void> {
   if (args.acker) return acker();
+  if (args['shard-child']) return shardChild();
   const want = new Set(args.scenarios.split(','));
   const durationSec = Number(args.duration);
   const devices = Number(args.devices);
@@ -142,15 +221,10 @@ async function main(): Promise<void> {
     if (want.has('memory')) print(await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), Number(args.workers)));
     // one worker thread, 2,500 devices each sending every 100 ms: 25,000 packets/s offered to one core
     if (want.has('throughput')) print(await scenario('throughput', fleet(ack.port, 2500, Math.min(durationSec, 20), 100), 1));
-    if (want.has('many')) {
-      const many = Number(args.many);
-      // ~28,000 ephemeral ports per source address towards one target: spread over enough loopback addresses
-      const sources = Array.from({ length: Math.ceil(many / 20_000) }, (_, i) => `127.0.0.${i + 1}`);
-      print(await scenario('many', fleet(ack.port, many, durationSec, 10_000), 2, sources));
-    }
   } finally {
     ack.child.kill();
   }
+  if (want.has('many')) await manyDevices(durationSec);
 }
 
 await main();

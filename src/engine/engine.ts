@@ -48,8 +48,19 @@ export interface EngineOptions {
    * waits there for Prometheus's first scrape of the engine, so every counter has a 0 sample before the load.
    */
   beforeStart?: (metrics: MetricsServer | undefined) => Promise<void>;
+  /** called once a second with the merged figures so far (the live view, src/live) */
+  observe?: (tick: EngineTick) => void;
   /** called with the start instant once the threads are told to start (fault runner, manifest) */
   onStart?: (testStartMs: number, metrics: MetricsServer | undefined) => void;
+}
+
+/** The engine's figures at one moment of the run: cumulative counts and latency buckets of every thread, merged. */
+export interface EngineTick {
+  elapsedMs: number;
+  totalMs: number;
+  stage: string;
+  plannedDevices: number;
+  counts: StatsSnapshot;
 }
 
 export interface EngineRun {
@@ -226,6 +237,7 @@ class EngineState {
     const connected = m.gauges.devices_connected ?? 0;
     this.connectedPeak = Math.max(this.connectedPeak, connected);
     this.report(elapsedMs, plan, m, connected);
+    this.o.observe?.({ elapsedMs: Math.max(0, elapsedMs), totalMs: this.o.config.durationSec * 1000, stage: plan.stage, plannedDevices: plan.devices, counts: m });
   }
 
   private report(elapsedMs: number, plan: { devices: number; stage: string }, m: StatsSnapshot, connected: number): void {

@@ -79,7 +79,7 @@ describe('fleetload run --profile smoke on the embedded stack', () => {
     expect(unmeasured.filter((id) => !/^recovery_/.test(id))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { imeis: string[]; runId: string; startedAt: string; endedAt: string };
     expect(manifest.runId).toBe(SMOKE_ID);
-    expect(new Set(manifest.imeis).size).toBe(20);
+    expect(new Set(manifest.imeis).size).toBe(150);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/pass/i);
     // the engine's own series were scraped by Prometheus from before the load to after it
     const series = JSON.parse(readFileSync(join(dir, 'series.json'), 'utf8')) as { queries: Array<{ id: string; status: string; series: Array<{ points: unknown[] }> }> };

@@ -1,13 +1,15 @@
 // Import direction of src/, checked on every `npm test` (`npm run depcruise`).
 //
-//   cli ──► run ──► engine · platform · verify · report · stack ──► sim ──► protocol
-//                                                                   core
+//   cli ──► run ──► engine · platform · verify · report · stack · live ──► sim ──► protocol
+//                                                                          core
 //
-// A folder may import folders below it (skipping layers is fine), never above or beside it, with one exception:
+// A folder may import folders below it (skipping layers is fine), never above or beside it, with two exceptions:
 // report may import verify (the Report/verdict types and number formatting it renders); verify never imports report.
+// live (the --web view of a running run) reads the engine's ticks, judges them with verify and reuses report's
+// assets; nothing but run imports live.
 // Type-only imports count too: a type in the wrong folder is a design smell just like a value.
 /** @type {import('dependency-cruiser').IConfiguration} */
-const MIDDLE = '(engine|platform|verify|report|stack)';
+const MIDDLE = '(engine|platform|verify|report|stack|live)';
 
 module.exports = {
   forbidden: [
@@ -39,7 +41,14 @@ module.exports = {
       comment: 'report renders a verdict (verify/report-types, verify/format); it never drives the engine, platform or stack.',
       severity: 'error',
       from: { path: '^src/report/' },
-      to: { path: '^src/(engine|platform|stack)/' },
+      to: { path: '^src/(engine|platform|stack|live)/' },
+    },
+    {
+      name: 'live-reads-engine-verify-report',
+      comment: 'live shows what the engine measures, judged as verify judges it, in report\'s look; it never drives the platform or the stack.',
+      severity: 'error',
+      from: { path: '^src/live/' },
+      to: { path: '^src/(platform|stack)/' },
     },
     {
       name: 'verify-never-imports-report',

@@ -21,8 +21,10 @@ export function registerGenerate(program: Command): void {
     .option('--shard <i/n>', 'run shard i of n (0-based, e.g. $JOB_COMPLETION_INDEX/4): the devices j with j mod n = i; needs --run-id, --start-at and --out; `fleetload merge` joins the shard folders')
     .option('--start-at <iso>', 'the common start instant of every shard (ISO, in the future); a shard that starts later than it is reported')
     .option('--prometheus-url <url>', "check this machine's clock against Prometheus's time() (without --http; --http checks against the target's Date header)")
+    .option('--web [port]', 'serve a live view of the run in the browser while it runs (read-only, on 127.0.0.1; default port 9470, 0 = a free one)')
+    .option('--web-host <address>', "the live view's address (default 127.0.0.1; it must be one of this machine's addresses)")
     .option('--start-tolerance <ms>', 'late start or clock skew beyond this many ms makes the shard invalid (default 500)', intOption('--start-tolerance'))
-    .action(async (opts: { profile: string; tcp: string; http?: string; devices?: number; duration?: string; workers?: number; summary?: string; out?: string; metricsPort?: number; sourceAddresses?: string[]; allowTarget: string[]; runId?: string; shard?: string; startAt?: string; prometheusUrl?: string; startTolerance?: number }) => {
+    .action(async (opts: { profile: string; tcp: string; http?: string; devices?: number; duration?: string; workers?: number; summary?: string; out?: string; metricsPort?: number; sourceAddresses?: string[]; allowTarget: string[]; runId?: string; shard?: string; startAt?: string; prometheusUrl?: string; startTolerance?: number; web?: string | true; webHost?: string }) => {
       const outcome = await generateLoad({ ...opts, startToleranceMs: opts.startTolerance, log: stderrLog });
       process.exitCode = outcome.exitCode;
     });

@@ -25,11 +25,13 @@ export function registerRun(program: Command): void {
     .option('--workers <n>', 'engine worker threads for devices (default: one per core, fewer for small fleets; 0 = main thread)', intOption('--workers'))
     .option('--metrics-port <port>', "the engine's /metrics port (default: a free port on the embedded stack; 9464 for an external target, where your Prometheus scrapes it)", intOption('--metrics-port'))
     .option('--source-addresses <list>', 'comma-separated local addresses to spread device connections over (e.g. 127.0.0.2,127.0.0.3)', listOption)
+    .option('--web [port]', 'serve a live view of the run in the browser while it runs (read-only, on 127.0.0.1; default port 9470, 0 = a free one)')
+    .option('--web-host <address>', "the live view's address (default 127.0.0.1; it must be one of this machine's addresses)")
     .option('--no-keep-evidence', "embedded stack: delete its Prometheus and PostgreSQL data at the end instead of keeping them in <run>/evidence/ for `fleetload verify`")
     .action(async (opts: {
       keepEvidence: boolean; profile: string; devices?: number; plannedDevices?: number; duration?: string; slo?: string; baseline?: string; failOnWarn?: boolean;
       reportsDir?: string; runId?: string; tcp?: string; http?: string; prometheusUrl?: string; pgUrl?: string; allowTarget: string[]; platformArg: string[];
-      workers?: number; metricsPort?: number; sourceAddresses?: string[];
+      workers?: number; metricsPort?: number; sourceAddresses?: string[]; web?: string | true; webHost?: string;
     }) => {
       const outcome = await runLoad({ ...opts, platformArgs: opts.platformArg, pgUrl: opts.pgUrl ?? secretFromEnv('PG_URL'), log: stderrLog });
       process.exitCode = outcome.exitCode;

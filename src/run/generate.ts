@@ -12,7 +12,10 @@ import { ENGINE_SUMMARY_FILE, type EngineSummary } from '../core/engine-summary.
 import { RUN_ID_PATTERN } from '../core/manifest.js';
 import { runEngine, type EngineRun } from '../engine/engine.js';
 import { progressSink } from '../engine/progress.js';
+import { openLiveView } from '../live/index.js';
+import { loadSloFile } from '../verify/index.js';
 import { redactUrl } from '../core/redact.js';
+import { prometheusEndpoint } from '../core/prometheus-endpoint.js';
 import type { FleetConfig } from '../sim/fleet-config.js';
 import { fleetConfigFor } from './fleet-plan.js';
 import { parseDurationMs } from './duration.js';
@@ -45,6 +48,9 @@ export interface GenerateOptions {
   /** late start and clock skew beyond this many ms make the shard's run invalid (default 500) */
   startToleranceMs?: number;
   clock?: Clock;
+  /** --web [PORT] / --web-host: a live view in the browser (src/live); objectives shown are the default SLO file's engine ones */
+  web?: string | true;
+  webHost?: string;
   log: (line: string) => void;
 }
 
@@ -113,6 +119,9 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
   config.seed = runSeed(profile.seed, runId);
   if (!o.http && (profile.api || profile.ws)) o.log(`no --http: the profile's ${[profile.api && 'REST API', profile.ws && 'WebSocket'].filter(Boolean).join(' and ')} clients are left out; only devices run`);
   o.log(targetBanner(checked, target.port, { embedded: false, devices: config.devices, durationSec: config.durationSec }));
+  const liveProm = o.web !== undefined && o.prometheusUrl ? prometheusEndpoint(o.prometheusUrl) : undefined;
+  const live = o.web === undefined ? undefined : await openLiveView({ port: o.web, host: o.webHost, runId, title: `generate ${runId} — profile ${profile.name}`, slo: loadSloFile(), log: o.log });
+  if (live && liveProm) live.usePrometheus(liveProm, { windowSec: 60, source: liveProm.redacted });
   const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'fleetload-generate-'));
   mkdirSync(outDir, { recursive: true });
   const record = shardRecord(o, plan, { profile: profile.name, config, target: `${target.host}:${target.port}` });
@@ -134,6 +143,7 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
       fleetloadVersion: fleetloadVersion(),
       log: o.log,
       progress: progressSink(process.stderr),
+      observe: live?.observer(config),
       onStart: (t) => {
         if (plan.startAtMs === undefined) return;
         record.lateByMs = t - plan.startAtMs;
@@ -148,6 +158,7 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
     for (const r of s.generator.invalidReasons) o.log(`load engine: ${r}`);
     const exitCode = s.generator.invalidReasons.length > 0 || run.killedAtLimit ? ExitCode.InvalidRun : ExitCode.Pass;
     writeShardRecord(outDir, finished(record, run, exitCode));
+    live?.finish({ verdict: exitCode === ExitCode.Pass ? 'done' : 'invalid', text: `load ran (generate judges no SLO): ${s.records.sent} records sent, ${s.records.acked} ACKed${exitCode === ExitCode.Pass ? '' : `; ${s.generator.invalidReasons.join('; ') || 'stopped at the hard time limit'}`}` });
     return { summary: s, exitCode };
   } catch (e) {
     // a shard that fails says so in its folder: the merge reports it instead of finding a silent gap
@@ -155,6 +166,7 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
     throw e;
   } finally {
     if (!o.out) rmSync(outDir, { recursive: true, force: true });
+    await live?.close();
   }
 }
 

@@ -9,7 +9,8 @@ import { RUN_ID_PATTERN, writeManifest, type FaultRecord, type RunManifest } fro
 import { redactUrl } from '../core/redact.js';
 import { ENGINE_SUMMARY_FILE } from '../core/engine-summary.js';
 import { LEDGER_DIR } from '../core/ledger.js';
-import { runEngine, type EngineRun } from '../engine/engine.js';
+import { runEngine, type EngineRun, type EngineTick } from '../engine/engine.js';
+import { openLiveView } from '../live/index.js';
 import { progressSink } from '../engine/progress.js';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { hash32 } from '../sim/rng.js';
@@ -62,6 +63,9 @@ export interface RunOptions {
   metricsPort?: number;
   /** source addresses for device connections */
   sourceAddresses?: string[];
+  /** --web [PORT]: a live view of the run in the browser (src/live); --web-host: its address (default 127.0.0.1) */
+  web?: string | true;
+  webHost?: string;
   log: (line: string) => void;
 }
 
@@ -155,6 +159,7 @@ async function checkRun(o: RunOptions): Promise<CheckedRun> {
 /** One load run from profile to verdict. */
 export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   const c = await checkRun(o);
+  const live = o.web === undefined ? undefined : await openLiveView({ port: o.web, host: o.webHost, runId: c.runId, title: `run ${c.runId} — profile ${c.profile.name}`, slo: c.slo, log: o.log });
   const runDir = resolve(o.reportsDir ?? join(repoRoot(), 'reports'), c.runId);
   mkdirSync(runDir, { recursive: true });
   const life = new RunLife(o, runDir);
@@ -170,6 +175,8 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const httpUrl = stack ? `http://127.0.0.1:${stack.platform.httpPort}` : o.http;
     const config = fleetConfigFor(c.profile, c.runId, { ...target, httpUrl });
     config.seed = runSeed(c.profile.seed, c.runId);
+    life.observe = live?.observer(config);
+    if (live) live.usePrometheus(prom, { windowSec: (stack?.prometheus.scrapeIntervalSec ?? 15) * 5, source: stack ? 'the embedded Prometheus' : prom.redacted });
     // every PromQL expression parsed by this Prometheus and every SQL statement prepared on this PostgreSQL,
     // before any load: a typo in the SLO file is exit 2 now, not exit 3 after a 30-minute run
     await validateSloAgainst({ slo: c.slo, prometheusUrl: stack?.prometheus.url ?? (o.prometheusUrl as string), pgUrl });
@@ -177,6 +184,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     o.log(targetBanner(checked, target.port, { embedded: !c.external, devices: config.devices, durationSec: config.durationSec }));
     o.log(`run ${c.runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${c.profile.name}); hard time limit ${Math.round(hardLimitMs(c.profile) / 1000)} s`);
     const engine = await life.runEngine(c, config, stack, prom, metricsPort);
+    live?.loadDone();
     // The window closes after two more scrapes: a counter's final value is only in Prometheus from the first
     // scrape after the last ACK. Nothing is sent in this tail, so it changes no figure but the counters' edges.
     const tailMs = stack ? stack.prometheus.scrapeIntervalSec * 2000 + 500 : 0;
@@ -185,11 +193,14 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const manifest = manifestOf(c, config, engine, windowEnd, { target, httpUrl, prom, pgUrl, stack, faults: await life.stopFaults() });
     writeManifest(runDir, manifest);
     if (stack && o.keepEvidence !== false) life.keepEvidence = evidenceFolders(runDir);
-    return await judge(o, c, { runDir, manifest, engine, prom, pgUrl, stack });
+    const outcome = await judge(o, c, { runDir, manifest, engine, prom, pgUrl, stack });
+    live?.finish(outcome.report, runDir);
+    return outcome;
   } finally {
     process.removeListener('SIGINT', life.onSignal);
     process.removeListener('SIGTERM', life.onSignal);
     await life.close();
+    await live?.close();
   }
 }
 
@@ -203,6 +214,8 @@ class RunLife {
   stack: EmbeddedStack | undefined;
   faultRunner: FaultRunner | undefined;
   engineMetrics: EngineRun['metrics'];
+  /** the live view's observer (--web) */
+  observe: ((tick: EngineTick) => void) | undefined;
   /** set once run.json is written: from then on the stack's data is the evidence `fleetload verify` judges again */
   keepEvidence: EvidenceFolders | undefined;
   private closeStackLog = async () => {};
@@ -246,6 +259,7 @@ class RunLife {
       fleetloadVersion: fleetloadVersion(),
       log: this.o.log,
       progress: progressSink(process.stderr),
+      observe: this.observe,
       // counters need a sample at 0 before the load, or the first seconds are missing from every rate
       beforeStart: stack ? () => waitForFirstScrape(stack.prometheus.url, ENGINE_JOB) : undefined,
       onStart: (t, m) => {

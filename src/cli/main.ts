@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCapacity } from './capacity.js';
 import { registerCodec } from './codec.js';
 import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
@@ -18,6 +19,7 @@ const program = new Command('fleetload')
   .showHelpAfterError()
   .exitOverride();
 registerRun(program);
+registerCapacity(program);
 registerGenerate(program);
 registerK6(program);
 registerMerge(program);

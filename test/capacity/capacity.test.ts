@@ -142,9 +142,10 @@ describe('capacity analysis of a synthetic stepped run with known answers', () =
     expect(b.steps[2].verdict.checks.find((c) => c.objective === 'ack_latency_p95')?.source).toBe('verifier');
   });
 
-  it('finds the knee of the latency curve at 600 devices', () => {
-    expect(a.knee?.method).toBe('kneedle');
+  it('finds the knee of the latency curve at 600 devices (beyond the noise of the steps below)', () => {
+    expect(a.knee?.method).toBe('noise');
     expect(a.knee?.x).toBe(600);
+    expect(a.kneeCheck.lastFlat?.devices).toBe(500);
   });
 
   it('recovers the USL parameters from the per-step throughput', () => {
@@ -170,7 +171,7 @@ describe('capacity analysis of a synthetic stepped run with known answers', () =
   it('renders a Markdown capacity section', () => {
     const md = renderCapacityMarkdown(a);
     expect(md).toMatch(/capacity \(every SLO held\) \| \*\*600\*\* devices/);
-    expect(md).toMatch(/knee of ACK p95 \| 600 devices \(kneedle\)/);
+    expect(md).toMatch(/knee of ACK p95 \| 600 devices \(noise\)/);
   });
 });
 

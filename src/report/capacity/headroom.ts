@@ -16,6 +16,14 @@ export interface CapacityFinding {
   failedObjectives: string[];
   explanation: string;
   notes: string[];
+  /** records/s stored (else ACKed) at the capacity step */
+  recordsPerSecond: number | null;
+  /** [last pass, first fail] of the tested counts */
+  bracket: { pass: number | null; fail: number | null };
+  /** what failed first (objective ids, and the saturated resource when the evidence names one); null = nothing failed */
+  limitedBy: string | null;
+  /** the load generator reached its own limit before the platform failed: capacity is a lower bound */
+  generatorBound: boolean;
 }
 
 /**
@@ -50,6 +58,10 @@ export function findCapacity(steps: StepResult[]): CapacityFinding {
     failedObjectives: failed,
     explanation,
     notes,
+    recordsPerSecond: cap ? (cap.metrics.storedRate ?? cap.metrics.ackedRate ?? null) : null,
+    bracket: { pass: cap?.metrics.devices ?? null, fail: firstFail?.metrics.devices ?? null },
+    limitedBy: failed.length ? failed.join(', ') : null,
+    generatorBound: false,
   };
 }
 

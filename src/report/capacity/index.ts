@@ -6,9 +6,12 @@ import type { SeriesFile } from '../series.js';
 import type { DbStats } from './db-stats.js';
 import { projectGrowth, type Growth } from './growth.js';
 import { findCapacity, firstSaturation, headroom, type CapacityFinding, type Headroom, type Saturation, type StepResult } from './headroom.js';
-import { findKnee, kneedle, slopeKnee, type KneeResult } from './knee.js';
-import { isSteppedRun, judgeStep, stepMetrics, stepWindows, type SettleOptions } from './steps.js';
-import { fitUsl, uslCurve, uslThroughput, type UslFit } from './usl.js';
+import type { KneeResult } from './knee.js';
+import { noiseKnee, type KneeCheck, type StepSamples } from './noise-knee.js';
+import { searchAnalysis } from './search-analysis.js';
+import type { SearchRecord, SearchSummary } from './search.js';
+import { ackP95Samples, isSteppedRun, judgeStep, stepMetrics, stepWindows, type SettleOptions } from './steps.js';
+import { fitUsl, uslCurve, uslThroughput, uslUncertainty, uslUnconstrained, type UslFit, type UslUncertainty } from './usl.js';
 import { runFile, writeJsonAtomic } from '../../core/run-folder.js';
 
 export { isSteppedRun } from './steps.js';
@@ -26,9 +29,15 @@ export interface CapacityAnalysis {
   settle: { fraction: number; maxSeconds: number };
   steps: StepResult[];
   capacity: CapacityFinding;
-  knee?: KneeResult & { metric: string };
+  /** present only where latency rises beyond the noise of the steps below (kneeCheck says why or why not) */
+  knee?: Omit<KneeResult, 'method'> & { method: 'noise'; metric: string };
+  kneeCheck: KneeCheck & { metric: string };
   kneeCrossCheck?: KneeResult;
-  usl?: UslFit & { throughputMetric: string; curve: Array<[number, number]> };
+  /** present only when the data constrain it (uslSkipped says why not) */
+  usl?: UslFit & { throughputMetric: string; curve: Array<[number, number]>; uncertainty?: UslUncertainty };
+  uslSkipped?: string;
+  /** an adaptive search (fleetload capacity): its policy, shape, path and why it stopped */
+  search?: SearchSummary;
   saturation: Saturation[];
   headroom?: Headroom;
   growth?: Growth;
@@ -42,40 +51,46 @@ export interface CapacityInput {
   report?: Pick<Report, 'objectives'>;
   series?: SeriesFile;
   dbStats?: DbStats;
+  /** capacity-search.json of an adaptive search folder */
+  search?: SearchRecord;
 }
+
+const KNEE_METRIC = 'ACK latency p95 (s) of each window of a step\'s steady part (engine histogram: ACK time − due time)';
 
 export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): CapacityAnalysis {
   const settle = { fraction: o.settle?.fraction ?? 0.3, maxSeconds: o.settle?.maxSeconds ?? 120 };
+  const searched = input.search ? searchAnalysis(input.search, input.series) : undefined;
   const windows = stepWindows(input.manifest.stages, settle);
-  const steps: StepResult[] = windows.map((w) => {
-    const metrics = stepMetrics(input.series, w);
-    return { metrics, verdict: judgeStep(metrics, input.report?.objectives) };
-  });
+  const steps: StepResult[] =
+    searched?.steps ??
+    windows.map((w) => {
+      const metrics = stepMetrics(input.series, w);
+      return { metrics, verdict: judgeStep(metrics, input.report?.objectives) };
+    });
   const notes: string[] = [];
   if (!input.series) notes.push('no series.json: per-step figures are missing, so capacity cannot be judged from this run folder');
-  const stepped = isSteppedRun(input.manifest);
-  const capacity = findCapacity(steps);
+  const stepped = searched ? true : isSteppedRun(input.manifest);
   const sorted = [...steps].map((s) => s.metrics).sort((a, b) => a.devices - b.devices);
+  const saturation = firstSaturation(sorted);
+  const capacity = searched ? searched.capacity(saturation) : findCapacity(steps);
 
-  // knee of ACK latency p95 over devices (one point per device count: the last step with that count)
-  const byCount = new Map<number, (typeof sorted)[number]>();
-  for (const m of sorted) if (m.ackP95 !== undefined) byCount.set(m.devices, m);
-  const kx = [...byCount.keys()];
-  const ky = [...byCount.values()].map((m) => m.ackP95 as number);
-  const kneeMain = kneedle(kx, ky);
-  const kneeSlope = slopeKnee(kx, ky);
-  const knee = findKnee(kx, ky);
+  const kneeSamples: StepSamples[] = searched?.kneeSamples ?? windows.map((w) => ({ devices: w.devices, name: w.name, samples: ackP95Samples(input.series, w) }));
+  const kneeCheck = { ...noiseKnee(kneeSamples), metric: KNEE_METRIC };
+  const knee = kneeCheck.found
+    ? { method: 'noise' as const, index: kneeCheck.index as number, x: kneeCheck.x as number, y: kneeCheck.y as number, strength: kneeCheck.strength as number, explanation: kneeCheck.explanation, metric: KNEE_METRIC }
+    : undefined;
 
-  // USL over throughput = stored records/s (falls back to ACKed, then received)
+  // USL over throughput = stored records/s (falls back to ACKed, then received), only when the data constrain it
   const metricName = sorted.some((m) => m.storedRate !== undefined) ? 'storedRate' : sorted.some((m) => m.ackedRate !== undefined) ? 'ackedRate' : 'receivedRate';
   const uslPoints = sorted
     .map((m) => ({ n: m.devices, x: m[metricName as 'storedRate'] }))
     .filter((p): p is { n: number; x: number } => p.x !== undefined);
-  const fit = fitUsl(uslPoints);
+  const uslSkipped = uslUnconstrained(uslPoints);
+  const fit = uslSkipped ? undefined : fitUsl(uslPoints);
   const maxN = Math.max(0, ...uslPoints.map((p) => p.n));
 
   const lowest = sorted.find((m) => (m.sentRate ?? m.storedRate) !== undefined);
-  const perDeviceRate = lowest ? ((lowest.sentRate ?? lowest.storedRate) as number) / lowest.devices : undefined;
+  const perDeviceRate = searched ? input.search?.shape.recordsPerDeviceSec : lowest ? ((lowest.sentRate ?? lowest.storedRate) as number) / lowest.devices : undefined;
 
   const planned = o.plannedDevices;
   const hr =
@@ -83,7 +98,7 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
       ? headroom(planned, capacity, {
           plannedRatePerDevice: perDeviceRate,
           uslAtPlanned: fit ? uslThroughput(fit, planned) : undefined,
-          lowerBound: capacity.firstFailingDevices === null,
+          lowerBound: capacity.firstFailingDevices === null || capacity.generatorBound,
         })
       : undefined;
 
@@ -110,15 +125,21 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
     settle,
     steps,
     capacity,
-    ...(knee ? { knee: { ...knee, metric: 'ACK latency p95 (s, engine histogram: ACK time − due time)' } } : {}),
-    ...(knee && ((knee.method === 'kneedle' && kneeSlope) || (knee.method === 'slope' && kneeMain)) ? { kneeCrossCheck: knee.method === 'kneedle' ? kneeSlope : kneeMain } : {}),
-    ...(fit ? { usl: { ...fit, throughputMetric: `${metricName} (records/s)`, curve: uslCurve(fit, maxN) } } : {}),
-    saturation: firstSaturation(sorted),
+    ...(knee ? { knee } : {}),
+    kneeCheck,
+    ...(fit ? { usl: { ...fit, throughputMetric: `${metricName} (records/s)`, curve: uslCurve(fit, maxN), ...withUncertainty(uslUncertainty(fit, uslPoints)) } } : {}),
+    ...(!fit ? { uslSkipped: uslSkipped ?? 'the fit did not converge' } : {}),
+    ...(searched ? { search: searched.summary } : {}),
+    saturation,
     ...(hr ? { headroom: hr } : {}),
     ...(growth ? { growth } : {}),
     ...(perDeviceRate !== undefined ? { perDeviceRate } : {}),
     notes,
   };
+}
+
+function withUncertainty(u: UslUncertainty | undefined): { uncertainty?: UslUncertainty } {
+  return u ? { uncertainty: u } : {};
 }
 
 export function writeCapacity(runDir: string, a: CapacityAnalysis): string {

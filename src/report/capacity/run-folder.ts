@@ -8,6 +8,7 @@ import type { Report } from '../../verify/report-types.js';
 import { readSeries, type SeriesFile } from '../series.js';
 import { readDbStats, type DbStats } from './db-stats.js';
 import { MANIFEST_FILE, runFile } from '../../core/run-folder.js';
+import { SEARCH_FILE, SEARCH_FORMAT, type SearchRecord } from './search.js';
 
 /** End-of-test summary of a run folder written by the k6 generator before the engine (read only, for compare). */
 export interface OldK6Summary {
@@ -24,6 +25,8 @@ export interface RunFolder {
   engineSummary?: EngineSummary;
   /** an old run folder's k6 summary, only when it has no engine summary */
   oldK6Summary?: OldK6Summary;
+  /** capacity-search.json of an adaptive capacity search (fleetload capacity) */
+  search?: SearchRecord;
 }
 
 /**
@@ -71,7 +74,16 @@ export function loadRunFolder(dir: string): RunFolder {
     series,
     dbStats: readDbStats(abs),
     ...summaries(abs, manifest),
+    ...searchRecord(abs),
   };
+}
+
+function searchRecord(dir: string): Pick<RunFolder, 'search'> {
+  const file = join(dir, SEARCH_FILE);
+  const search = readJson<SearchRecord>(file);
+  if (!search) return {};
+  if (search.format !== SEARCH_FORMAT) throw new RunFolderError(`${file}: unknown format ${String(search.format)} (expected ${SEARCH_FORMAT})`, true);
+  return { search };
 }
 
 function summaries(dir: string, manifest: RunManifest): Pick<RunFolder, 'engineSummary' | 'oldK6Summary'> {

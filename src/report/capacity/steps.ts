@@ -354,3 +354,16 @@ export function fmt(v: number | null | undefined, digits = 3): string {
   if (a >= 100) return v.toFixed(0);
   return Number(v.toPrecision(digits)).toString();
 }
+
+/**
+ * ACK latency p95 of each `sec`-second window of a step's steady part (the spread the knee rule compares a rise
+ * with). Windows without an ACK are left out. Seconds.
+ */
+export function ackP95Samples(series: SeriesFile | undefined, w: Pick<StepWindow, 'steadyStart' | 'end'>, sec = 5): number[] {
+  const out: number[] = [];
+  for (let t = w.steadyStart; t + sec <= w.end + 1e-9; t += sec) {
+    const v = pct(series, 'engine_ack_latency', 0.95, t, t + sec);
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}

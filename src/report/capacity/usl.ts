@@ -113,3 +113,89 @@ export function fitUsl(points: UslPoint[]): UslFit | undefined {
   if (nStar !== null && nStar > Ns * 10) warnings.push(`the predicted peak (${Math.round(nStar)}) is far beyond the largest measured load (${Ns}): an extrapolation`);
   return { sigma, kappa, lambda, r2, nStar, xStar, constraint, points: pts.length, warnings };
 }
+
+/** Standard errors of the fitted coefficients (from the Jacobian at the optimum) and of N* (delta method). */
+export interface UslUncertainty {
+  sigmaSe: number;
+  kappaSe: number;
+  lambdaSe: number;
+  /** standard error of N*; null when there is no peak */
+  nStarSe: number | null;
+  /** N* ± 2 standard errors (clamped at 0); null when there is no peak */
+  nStarRange: [number, number] | null;
+  /** residual standard deviation of throughput, records/s */
+  residualSd: number;
+  degreesOfFreedom: number;
+}
+
+function invert3(m: number[][]): number[][] | undefined {
+  const [a, b, c] = m[0];
+  const [d, e, f] = m[1];
+  const [g, h, i] = m[2];
+  const A = e * i - f * h;
+  const B = -(d * i - f * g);
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  if (!Number.isFinite(det) || Math.abs(det) < 1e-300) return undefined;
+  const inv = [
+    [A, -(b * i - c * h), b * f - c * e],
+    [B, a * i - c * g, -(a * f - c * d)],
+    [C, -(a * h - b * g), a * e - b * d],
+  ];
+  return inv.map((r) => r.map((v) => v / det));
+}
+
+/**
+ * Linearised uncertainty of a USL fit: cov = s² (JᵀJ)⁻¹ with J the model's derivatives by σ, κ, λ at the fitted
+ * values and s² = SSE / (points − 3). Undefined with 3 points or fewer (no degrees of freedom) or a singular JᵀJ.
+ */
+export function uslUncertainty(fit: Pick<UslFit, 'sigma' | 'kappa' | 'lambda' | 'nStar'>, points: UslPoint[]): UslUncertainty | undefined {
+  const m = points.length;
+  if (m <= 3) return undefined;
+  const { sigma: s, kappa: k, lambda: l } = fit;
+  const J = points.map(({ n }) => {
+    const den = 1 + s * (n - 1) + k * n * (n - 1);
+    return [(-l * n * (n - 1)) / den ** 2, (-l * n * n * (n - 1)) / den ** 2, n / den];
+  });
+  const sse = points.reduce((a, p) => a + (uslThroughput(fit, p.n) - p.x) ** 2, 0);
+  const s2 = sse / (m - 3);
+  const jtj = [0, 1, 2].map((r) => [0, 1, 2].map((c) => J.reduce((a, row) => a + row[r] * row[c], 0)));
+  const inv = invert3(jtj);
+  if (!inv) return undefined;
+  const cov = inv.map((r) => r.map((v) => v * s2));
+  const se = (i: number) => Math.sqrt(Math.max(0, cov[i][i]));
+  let nStarSe: number | null = null;
+  if (fit.nStar !== null && k > 0) {
+    const g = [-1 / (2 * k * fit.nStar), -fit.nStar / (2 * k), 0];
+    const v = g.reduce((a, gi, i) => a + gi * g.reduce((b, gj, j) => b + cov[i][j] * gj, 0), 0);
+    nStarSe = Math.sqrt(Math.max(0, v));
+  }
+  return {
+    sigmaSe: se(0),
+    kappaSe: se(1),
+    lambdaSe: se(2),
+    nStarSe,
+    nStarRange: fit.nStar !== null && nStarSe !== null ? [Math.max(0, fit.nStar - 2 * nStarSe), fit.nStar + 2 * nStarSe] : null,
+    residualSd: Math.sqrt(s2),
+    degreesOfFreedom: m - 3,
+  };
+}
+
+/**
+ * Whether the points can constrain σ and κ: throughput per device must fall clearly below its low-load value
+ * (by more than `drop`, default 10 %) at `minPast` (default 2) distinct loads — the linear region alone fits any
+ * σ, κ near 0 and predicts nothing — and there must be at least 4 distinct loads. Returns why not, or undefined.
+ */
+export function uslUnconstrained(points: UslPoint[], o: { drop?: number; minPast?: number } = {}): string | undefined {
+  const drop = o.drop ?? 0.1;
+  const minPast = o.minPast ?? 2;
+  const pts = points.filter((p) => p.n > 0 && Number.isFinite(p.x)).sort((a, b) => a.n - b.n);
+  const distinct = new Set(pts.map((p) => p.n)).size;
+  if (distinct < 4) return `only ${distinct} distinct device counts with throughput (at least 4 needed)`;
+  const e0 = pts[0].x / pts[0].n;
+  const past = new Set(pts.filter((p) => p.x / p.n < (1 - drop) * e0).map((p) => p.n)).size;
+  if (past < minPast) {
+    return `only ${past} load(s) past the linear region (throughput per device more than ${drop * 100} % below its value at ${pts[0].n} devices; ${minPast} needed): the data do not constrain contention and coherency`;
+  }
+  return undefined;
+}

@@ -23,7 +23,7 @@ export interface WrittenOutputs {
  */
 export function writeHtmlReports(runDir: string, o: CapacityOptions = {}): WrittenOutputs {
   const run = loadRunFolder(runDir);
-  const capacity = analyzeCapacity({ manifest: run.manifest, report: run.report, series: run.series, dbStats: run.dbStats }, o);
+  const capacity = analyzeCapacity({ manifest: run.manifest, report: run.report, series: run.series, dbStats: run.dbStats, search: run.search }, o);
   const capacityJson = writeCapacity(run.dir, capacity);
   const capacityMd = writeFileAtomic(runFile(run.dir, 'capacityMarkdown'), renderCapacityMarkdown(capacity));
   const html = writeFileAtomic(runFile(run.dir, 'html'), renderHtml({ run, capacity }));

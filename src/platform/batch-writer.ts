@@ -9,20 +9,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Faults } from './faults.js';
 import type { Metrics } from './metrics.js';
+import type { PositionFields } from './record-json.js';
 import { monthKey, type PartitionManager } from './schema.js';
 
 /** A telemetry record as the writer stores it. */
-export interface WriterRecord {
+export interface WriterRecord extends PositionFields {
   /** Device time, ms since epoch (UTC). */
   timestamp: number;
-  latitude: number;
-  longitude: number;
-  altitude: number;
-  speed: number;
-  heading: number;
-  satellites: number;
-  priority: number;
-  eventId: number;
   /** JSON text of the IO elements, or null. */
   io: string | null;
 }

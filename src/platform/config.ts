@@ -105,70 +105,77 @@ export const DEFAULTS: Omit<PlatformConfig, 'pgUrl' | 'faults'> = {
 
 export type PlatformOptions = Partial<PlatformConfig> & { pgUrl: string };
 
-const INT_FIELDS = [
-  'tcpPort',
-  'httpPort',
-  'batchMaxRows',
-  'batchMaxAgeMs',
-  'writerConcurrency',
-  'maxQueuedRecords',
-  'maxConnections',
-  'maxConnectionsPerIp',
-  'loginTimeoutMs',
-  'idleTimeoutMs',
-  'maxFrameBytes',
-  'poolSize',
-  'retryBaseMs',
-  'retryMaxMs',
-  'shutdownTimeoutMs',
-  'maxUnackedPerConnection',
-  'fdReserve',
-  'requestTimeoutMs',
-  'connectionTimeoutMs',
-  'bodyLimitBytes',
-  'maxWsClients',
-  'wsMaxSubscriptions',
-  'wsMaxBufferedBytes',
-  'wsSlowGraceMs',
-  'wsControlPerSec',
-  'maxFutureSkewMs',
-] as const;
+type IntField = {
+  [K in keyof PlatformConfig]-?: PlatformConfig[K] extends number ? K : never;
+}[keyof PlatformConfig];
 
-const MIN: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
-  batchMaxRows: 1,
-  writerConcurrency: 1,
-  maxQueuedRecords: 1,
-  maxConnections: 1,
-  maxConnectionsPerIp: 1,
-  maxFrameBytes: 45,
-  poolSize: 2,
-  retryBaseMs: 1,
-  retryMaxMs: 1,
-  maxUnackedPerConnection: 1,
-  requestTimeoutMs: 100,
-  connectionTimeoutMs: 100,
-  bodyLimitBytes: 1024,
-  maxWsClients: 1,
-  wsMaxSubscriptions: 1,
-  wsMaxBufferedBytes: 1024,
-  wsControlPerSec: 1,
-};
+/** One whole-number setting: its range, and (when it is one) its `fleetload platform` flag and help text. */
+export interface IntSetting {
+  key: IntField;
+  min?: number;
+  max?: number;
+  /** commander flag, e.g. '--tcp-port <n>'; settings without one exist for the library and tests only. */
+  flag?: string;
+  help?: string;
+}
 
-const MAX: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
-  tcpPort: 65535,
-  httpPort: 65535,
-  maxFrameBytes: MAX_FRAME_BYTES_LIMIT,
-  bodyLimitBytes: 64 * 1024 * 1024,
-};
+/**
+ * The one table of the platform's whole-number settings: resolveConfig checks these ranges and `fleetload platform`
+ * registers these flags (with DEFAULTS as their defaults), in this order.
+ */
+export const INT_SETTINGS: readonly IntSetting[] = [
+  { key: 'tcpPort', max: 65535, flag: '--tcp-port <n>', help: 'Teltonika TCP port (0 = any free port)' },
+  { key: 'httpPort', max: 65535, flag: '--http-port <n>', help: 'HTTP/WebSocket port (0 = any free port)' },
+  { key: 'batchMaxRows', min: 1, flag: '--batch-max-rows <n>', help: 'flush a batch at this many records' },
+  { key: 'batchMaxAgeMs', flag: '--batch-max-age-ms <n>', help: 'flush a batch when its oldest record waited this long (ACK latency ~ this)' },
+  { key: 'writerConcurrency', min: 1, flag: '--writer-concurrency <n>', help: 'batches written in parallel' },
+  { key: 'maxQueuedRecords', min: 1, flag: '--max-queued-records <n>', help: 'records held uncommitted before device sockets are paused' },
+  { key: 'maxConnections', min: 1, flag: '--max-connections <n>', help: 'device TCP connections in total' },
+  { key: 'maxConnectionsPerIp', min: 1, flag: '--max-conn-per-ip <n>', help: 'device TCP connections per source IP' },
+  { key: 'loginTimeoutMs', flag: '--login-timeout-ms <n>', help: 'close connections that send no login within this time' },
+  { key: 'idleTimeoutMs', flag: '--idle-timeout-ms <n>', help: 'close logged-in connections idle this long' },
+  { key: 'maxFrameBytes', min: 45, max: MAX_FRAME_BYTES_LIMIT, flag: '--max-frame-bytes <n>', help: 'largest AVL frame accepted' },
+  { key: 'poolSize', min: 2, flag: '--pool-size <n>', help: 'PostgreSQL connections' },
+  { key: 'retryBaseMs', min: 1 },
+  { key: 'retryMaxMs', min: 1 },
+  { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms <n>', help: 'time allowed to flush on SIGTERM' },
+  {
+    key: 'maxUnackedPerConnection',
+    min: 1,
+    flag: '--max-unacked-per-conn <n>',
+    help: 'packets in flight (ACK not yet sent) on one device connection before only that socket is paused',
+  },
+  {
+    key: 'fdReserve',
+    flag: '--fd-reserve <n>',
+    help: 'file descriptors kept for HTTP/WebSocket/PostgreSQL: device connections are capped at the open-file limit minus this',
+  },
+  { key: 'requestTimeoutMs', min: 100, flag: '--http-request-timeout-ms <n>', help: 'time allowed to receive a whole HTTP request (trickled bodies are cut off)' },
+  { key: 'connectionTimeoutMs', min: 100, flag: '--http-connection-timeout-ms <n>', help: 'close HTTP sockets idle this long' },
+  { key: 'bodyLimitBytes', min: 1024, max: 64 * 1024 * 1024, flag: '--http-body-limit-bytes <n>', help: 'largest HTTP request body (larger: 413)' },
+  { key: 'maxWsClients', min: 1, flag: '--max-ws-clients <n>', help: 'WebSocket clients at once (more: 503)' },
+  { key: 'wsMaxSubscriptions', min: 1, flag: '--ws-max-subscriptions <n>', help: 'IMEIs one WebSocket client may subscribe to' },
+  { key: 'wsMaxBufferedBytes', min: 1024, flag: '--ws-max-buffered-bytes <n>', help: 'unsent bytes per WebSocket client above which records are dropped' },
+  { key: 'wsSlowGraceMs', flag: '--ws-slow-grace-ms <n>', help: 'close a WebSocket client that stays above --ws-max-buffered-bytes this long' },
+  {
+    key: 'wsControlPerSec',
+    min: 1,
+    flag: '--ws-control-per-sec <n>',
+    help: 'control messages per second per WebSocket client (burst: twice that; more: closed)',
+  },
+  {
+    key: 'maxFutureSkewMs',
+    flag: '--max-future-skew-ms <n>',
+    help: 'device timestamps later than receive time + this are implausible (not "latest", not in the lag histogram)',
+  },
+];
 
 /** Fills defaults and checks ranges; throws an Error with a message meant for a person. */
 export function resolveConfig(opts: PlatformOptions, env: NodeJS.ProcessEnv = process.env): PlatformConfig {
   if (!opts.pgUrl) throw new Error('a PostgreSQL URL is required');
   const cfg: PlatformConfig = { ...DEFAULTS, faults: {}, ...stripUndefined(opts) } as PlatformConfig;
-  for (const f of INT_FIELDS) {
+  for (const { key: f, min = 0, max = Number.MAX_SAFE_INTEGER } of INT_SETTINGS) {
     const v = cfg[f];
-    const min = MIN[f] ?? 0;
-    const max = MAX[f] ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isInteger(v) || v < min || v > max) {
       throw new Error(`${f} must be an integer from ${min} to ${max} (got ${String(v)})${f === 'maxFrameBytes' ? ': the Teltonika framer supports frames up to that size' : ''}`);
     }

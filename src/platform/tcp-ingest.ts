@@ -55,7 +55,8 @@ export function ioToJson(io: AvlRecord['io']): string | null {
   return JSON.stringify(o);
 }
 
-export function toWriterRecord(r: AvlRecord): WriterRecord {
+/** A decoded AVL record as the writer stores it (JSON bodies of the HTTP API go through http-v1's bodyToWriterRecord). */
+export function avlToWriterRecord(r: AvlRecord): WriterRecord {
   return {
     timestamp: r.timestamp,
     latitude: r.latitude,
@@ -162,7 +163,7 @@ class Connection {
           // no ACK resends the same packet forever, but counted and kept out of "latest" and the lag histogram.
           const plausible = timestampPlausibility(r.timestamp, wall, ingest.opts.maxFutureSkewMs);
           if (plausible !== 'ok') ingest.metrics.recordsImplausibleTime.inc({ reason: plausible, path: 'tcp' });
-          records[i] = toWriterRecord(r);
+          records[i] = avlToWriterRecord(r);
         }
         ingest.metrics.recordsReceived.inc(records.length);
         const ack: PendingAck = { count: records.length, receivedAt, status: 'pending' };

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { CommittedBatch } from './batch-writer.js';
 import type { Metrics } from './metrics.js';
+import { positionJson } from './record-json.js';
 
 export interface WsFeedOptions {
   maxClients: number;
@@ -66,6 +67,7 @@ export class WsFeed {
     return this.clients.size;
   }
 
+  /** Adds the feed's route to a scope registered with prefix '/ws' (the route itself is the bare prefix). */
   register(app: FastifyInstance): void {
     // Refused before the upgrade, so a refused client costs no WebSocket state at all.
     const capacity = async (_req: FastifyRequest, reply: FastifyReply) => {
@@ -76,7 +78,7 @@ export class WsFeed {
         .header('retry-after', '5')
         .send({ statusCode: 503, error: 'Service Unavailable', message: `too many WebSocket clients (limit ${this.opts.maxClients})` });
     };
-    app.get('/ws', { websocket: true, preValidation: capacity }, (ws, req) => {
+    app.get('', { websocket: true, preValidation: capacity }, (ws, req) => {
       const client: Client = { ws, all: false, imeis: new Set(), overSince: undefined, tokens: 2 * this.opts.controlPerSec, refilledAt: this.now() };
       this.clients.add(client);
       this.metrics.wsActive.inc();
@@ -241,21 +243,8 @@ export class WsFeed {
       if (this.allCount === 0 && !specific) continue;
       const receivedAt = new Date(t.receivedAt).toISOString();
       for (const r of t.records) {
-        const head = JSON.stringify({
-          type: 'record',
-          imei: t.imei,
-          timestamp: new Date(r.timestamp).toISOString(),
-          receivedAt,
-          committedAt,
-          latitude: r.latitude,
-          longitude: r.longitude,
-          altitude: r.altitude,
-          speed: r.speed,
-          heading: r.heading,
-          satellites: r.satellites,
-          priority: r.priority,
-          eventId: r.eventId,
-        });
+        const head = JSON.stringify({ type: 'record', imei: t.imei, timestamp: new Date(r.timestamp).toISOString(), receivedAt, committedAt, ...positionJson(r) });
+        // io is already JSON text: spliced in, not parsed and stringified again for every record
         const msg = `${head.slice(0, -1)},"io":${r.io ?? 'null'}}`;
         for (const c of this.clients) {
           if (!(c.all || specific?.has(c))) continue;

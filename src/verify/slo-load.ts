@@ -2,12 +2,12 @@
 // all at once, before any load starts. Structure is checked by slo.schema.json (the same schema editors use),
 // meaning (criteria, placeholders, formulas, references) by the code below.
 import { createHash } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
 import { badInput } from '../core/errors.js';
+import { repoRoot } from '../core/repo-root.js';
 import schema from './slo.schema.json';
 import { parseCriterion } from './criteria.js';
 import { FormulaError, formulaRefs, parseFormula, type Formula } from './formula.js';
@@ -234,24 +234,6 @@ export function loadSloFile(path?: string): SloFile {
     throw badInput(`invalid SLO file ${displayPath(file)} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
   }
   return slo;
-}
-
-/** The repository root: the nearest folder upwards whose package.json is named "fleetload" (works from src/ and from dist/cli.js). */
-export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'fleetload') return dir;
-      } catch {
-        // not ours; keep walking
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw badInput(`cannot find the fleetload folder above ${from} (looked for a package.json named "fleetload")`);
-    dir = up;
-  }
 }
 
 export const defaultSloPath = () => join(repoRoot(), 'src/verify/default-slo.yaml');

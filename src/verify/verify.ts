@@ -13,7 +13,7 @@ import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
 import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
-import { repoRoot } from './slo-load.js';
+import { repoRoot } from '../core/repo-root.js';
 import { ledgerMeasurement, reconcile, runLedgerFiles, type ReconcileOutcome } from './reconcile.js';
 import type { LedgerQuery, Objective, SloFile } from './slo-types.js';
 

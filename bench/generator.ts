@@ -9,7 +9,6 @@
 // p95 ≤ 2 ms at 10,000 devices; ≥ 20,000 packets/s per worker core; 50,000 devices over several source addresses.
 // Each device needs a descriptor here and one in the ACK server: as root the benchmark raises its own limits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { latencySummary, mergeExact } from '../src/engine/stats.js';
 import net from 'node:net';
@@ -27,7 +26,6 @@ const { values: args } = parseArgs({
     many: { type: 'string', default: '50000' },
     workers: { type: 'string', default: '1' },
     acker: { type: 'boolean', default: false },
-    'acker-processes': { type: 'string', default: '1' },
     'shard-child': { type: 'string' },
     port: { type: 'string' },
     'start-at': { type: 'string' },
@@ -36,26 +34,8 @@ const { values: args } = parseArgs({
 
 const K6_EARLIER = 'k6 v2.2.0 (the earlier generator, measured on this machine): 94–116 KB RSS per device, 943–1,154 MB at 10,000 devices';
 
-/**
- * The zero-work ACK server, run as `--acker` in a child process: prints its port, ACKs every packet at once. With
- * --acker-processes k it is a node:cluster of k processes sharing the port (the primary hands out connections), so
- * together they hold more sockets than one process's descriptor limit.
- */
+/** The zero-work ACK server, run as `--acker` in a child process: prints its port, ACKs every packet at once. */
 async function acker(): Promise<void> {
-  const k = Number(args['acker-processes']);
-  if (k > 1 && cluster.isPrimary) {
-    const port = await new Promise<number>((resolve) => {
-      // the primary listens first (port 0 → a free port) so the workers share that exact port
-      const probe = net.createServer().listen(0, '0.0.0.0', () => {
-        const p = (probe.address() as net.AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
-    let ready = 0;
-    for (let i = 0; i < k; i++) cluster.fork({ ACKER_PORT: String(port) }).on('listening', () => void (++ready === k && process.stdout.write(`${port}\n`)));
-    return;
-  }
-  const fixed = Number(process.env.ACKER_PORT ?? 0);
   const server = net.createServer((s) => {
     s.setNoDelay(true);
     s.on('error', () => {});
@@ -68,12 +48,12 @@ async function acker(): Promise<void> {
     });
   });
   server.maxConnections = 200_000;
-  await new Promise<void>((r) => server.listen({ port: fixed, host: '0.0.0.0', backlog: 8192 }, r));
-  if (!fixed) process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
+  await new Promise<void>((r) => server.listen({ port: 0, host: '0.0.0.0', backlog: 8192 }, r));
+  process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
 }
 
-async function startAcker(processes = 1): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [process.argv[1], '--acker', '--acker-processes', String(processes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startAcker(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [process.argv[1], '--acker'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
   return { port: Number(line), child };
 }
@@ -174,20 +154,21 @@ async function shardChild(): Promise<void> {
 /**
  * 50,000 devices from one machine. One process may hold only hardFdLimit() descriptors here (20,000 in this
  * container, and root cannot raise it), so past that the fleet runs as shards — one process each, the way it scales
- * out anyway — over several loopback source addresses (each has its own ~28,000 ephemeral ports towards the
- * target), against a cluster of ACK servers. RSS is the shards' peaks added up; ACK p95 from their merged histograms.
+ * out anyway — over several loopback source addresses (each has its own ~28,000 ephemeral ports towards a
+ * target). The zero-work ACK server has the same limit, so each shard gets its own ACK server process. RSS is the
+ * shards' peaks added up; ACK p50/p95/p99 from their histograms merged exactly.
  */
 async function manyDevices(durationSec: number): Promise<void> {
   const many = Number(args.many);
   const perProcess = hardFdLimit() - 2000;
   const shards = Math.max(1, Math.ceil(many / perProcess));
-  const ack = await startAcker(shards);
+  const ackers = await Promise.all(Array.from({ length: shards }, () => startAcker()));
   const startAt = Date.now() + 3000;
   try {
     const t0 = Date.now();
     const outs = await Promise.all(
       Array.from({ length: shards }, (_, i) => {
-        const child = spawn(process.execPath, [process.argv[1], '--shard-child', `${i}/${shards}`, '--port', String(ack.port), '--many', String(many), '--duration', String(durationSec), '--start-at', String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, [process.argv[1], '--shard-child', `${i}/${shards}`, '--port', String(ackers[i].port), '--many', String(many), '--duration', String(durationSec), '--start-at', String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         return new Promise<EngineSummaryLike>((resolve) => child.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as EngineSummaryLike)));
@@ -203,7 +184,7 @@ async function manyDevices(durationSec: number): Promise<void> {
         `ACK p50 ${ack95?.p50.toFixed(2)} ms p95 ${ack95?.p95.toFixed(2)} ms p99 ${ack95?.p99.toFixed(2)} ms; errors ${errors}; ${(Date.now() - t0) / 1000} s\n`,
     );
   } finally {
-    ack.child.kill();
+    for (const a of ackers) a.child.kill();
   }
 }
 

@@ -199,7 +199,14 @@ async function main(): Promise<void> {
   const ack = await startAcker();
   process.stdout.write(`earlier: ${K6_EARLIER}\n`);
   try {
-    if (want.has('memory')) print(await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), Number(args.workers)));
+    if (want.has('memory')) {
+      // the marginal cost of a device: the slope between half the fleet and the whole fleet, each in a fresh engine
+      const half = await scenario('memory/2', fleet(ack.port, devices / 2, durationSec, 10_000), Number(args.workers));
+      print(half);
+      const whole = await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), Number(args.workers));
+      print(whole);
+      process.stdout.write(`memory      marginal cost ${(((whole.rssPeakMb - half.rssPeakMb) * 1000) / (devices - devices / 2)).toFixed(1)} KB RSS per device (${devices / 2} → ${devices} devices); total ${((whole.rssPeakMb * 1000) / devices).toFixed(1)} KB per device\n`);
+    }
     // one worker thread, 2,500 devices each sending every 100 ms: 25,000 packets/s offered to one core
     if (want.has('throughput')) print(await scenario('throughput', fleet(ack.port, 2500, Math.min(durationSec, 20), 100), 1));
   } finally {

@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     acker: { type: 'boolean', default: false },
     'shard-child': { type: 'string' },
+    'memory-child': { type: 'string' },
     port: { type: 'string' },
     'start-at': { type: 'string' },
   },
@@ -190,8 +191,22 @@ async function manyDevices(durationSec: number): Promise<void> {
 
 type EngineSummaryLike = Pick<import('../src/core/engine-summary.js').EngineSummary, 'generator' | 'histograms' | 'devices' | 'errors'>;
 
+/** One memory scenario in a fresh process; its figures come back as one JSON line. */
+function memoryChild(port: number, devices: number, durationSec: number): Promise<Figures> {
+  const child = spawn(process.execPath, ['--expose-gc', process.argv[1], '--memory-child', String(devices), '--port', String(port), '--duration', String(durationSec), '--workers', args.workers], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Figures)));
+}
+
 async function main(): Promise<void> {
   if (args.acker) return acker();
+  if (args['memory-child']) {
+    const n = Number(args['memory-child']);
+    const f = await scenario('memory', fleet(Number(args.port), n, Number(args.duration), 10_000), Number(args.workers));
+    process.stdout.write(`${JSON.stringify(f)}\n`);
+    return;
+  }
   if (args['shard-child']) return shardChild();
   const want = new Set(args.scenarios.split(','));
   const durationSec = Number(args.duration);
@@ -200,10 +215,11 @@ async function main(): Promise<void> {
   process.stdout.write(`earlier: ${K6_EARLIER}\n`);
   try {
     if (want.has('memory')) {
-      // the marginal cost of a device: the slope between half the fleet and the whole fleet, each in a fresh engine
-      const half = await scenario('memory/2', fleet(ack.port, devices / 2, durationSec, 10_000), Number(args.workers));
+      // the marginal cost of a device: the slope between half the fleet and the whole fleet, each in a fresh process
+      // (a process that ran a fleet before keeps some of its heap)
+      const half = await memoryChild(ack.port, devices / 2, durationSec);
       print(half);
-      const whole = await scenario('memory', fleet(ack.port, devices, durationSec, 10_000), Number(args.workers));
+      const whole = await memoryChild(ack.port, devices, durationSec);
       print(whole);
       process.stdout.write(`memory      marginal cost ${(((whole.rssPeakMb - half.rssPeakMb) * 1000) / (devices - devices / 2)).toFixed(1)} KB RSS per device (${devices / 2} → ${devices} devices); total ${((whole.rssPeakMb * 1000) / devices).toFixed(1)} KB per device\n`);
     }

@@ -1,4 +1,4 @@
-// The HTML report of a real short stepped run, opened in headless Chromium: every chart with data renders,
+// The HTML report of a real short stepped engine run, opened in headless Chromium: every chart with data renders,
 // no console errors, no network requests; a screenshot is kept under .cache/artifacts/. Then the stack is
 // stopped and the report rebuilt from the run folder alone must give identical numbers.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -8,12 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeHtmlReports, type WrittenOutputs } from '../../src/report/html/index.js';
 import { readSeries } from '../../src/report/series.js';
 import { repoRoot } from '../../src/core/repo-root.js';
-import { k6Available, steppedRun, type SteppedRun } from './stepped-run.js';
+import { steppedRun, type SteppedRun } from './stepped-run.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(repoRoot(), '.cache', 'artifacts');
 // Missing pieces fail loudly instead of skipping: a skipped browser test would hide a missing install step.
-if (!k6Available()) throw new Error('the k6 binary is not built: run `npx fleetload setup --test`');
 if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`npx fleetload setup --test\` (apt-get install chromium)`);
 
 describe('HTML report of a real stepped run', () => {
@@ -21,12 +20,25 @@ describe('HTML report of a real stepped run', () => {
   let out: WrittenOutputs;
 
   beforeAll(async () => {
-    run = await steppedRun({ runId: `htmltest-${Date.now().toString(36)}`, steps: [4, 8, 16], stepSec: 8 });
+    run = await steppedRun({ runId: `htmltest-${Date.now().toString(36)}`, steps: [4, 8, 12, 16], stepSec: 8 });
     out = writeHtmlReports(run.runDir, { plannedDevices: 10 });
   }, 240_000);
 
   afterAll(async () => {
     await run?.stop();
+  });
+
+  it('the engine really stepped: one stage per step, every device in, every record ACKed and stored', () => {
+    const s = run!.engine.summary;
+    expect(s.stages.map((x) => [x.name, x.devices])).toEqual([['step-1', 4], ['step-2', 8], ['step-3', 12], ['step-4', 16]]);
+    expect(run!.manifest.stages.map((x) => x.devices)).toEqual([4, 8, 12, 16]);
+    expect(s.devices).toEqual({ planned: 16, connectedPeak: 16 });
+    expect(s.logins).toBe(16);
+    expect(s.records.acked).toBe(s.records.sent);
+    const report = JSON.parse(readFileSync(join(run!.runDir, 'report.json'), 'utf8')) as { objectives: Array<{ id: string; value: number | null }> };
+    const value = (id: string) => report.objectives.find((o) => o.id === id)?.value;
+    expect(value('records_missing')).toBe(0);
+    expect(value('records_stored')).toBe(s.records.acked);
   });
 
   it('stores the time series it charts, with the PromQL used', () => {
@@ -43,7 +55,7 @@ describe('HTML report of a real stepped run', () => {
   it('analyses capacity per step', () => {
     const c = out.capacity;
     expect(c.stepped).toBe(true);
-    expect(c.steps.map((s) => s.metrics.devices)).toEqual([4, 8, 16]);
+    expect(c.steps.map((s) => s.metrics.devices)).toEqual([4, 8, 12, 16]);
     // one record per device per second while the engine sends; a stage starts when the engine starts its devices and
     // the stack waits for Prometheus's first scrape, so the steady rate is near devices/s (1 s scrapes blur it a little)
     const rates = c.steps.map((s) => s.metrics.storedRate as number);
@@ -51,8 +63,11 @@ describe('HTML report of a real stepped run', () => {
       expect(rates[i]).toBeGreaterThan(s.metrics.devices * 0.5);
       expect(rates[i]).toBeLessThan(s.metrics.devices * 1.4);
     }
-    expect(rates[2]).toBeGreaterThan(rates[0]);
-    expect(c.usl).toBeDefined();
+    expect(rates[3]).toBeGreaterThan(rates[0]);
+    // four device counts (the USL fit needs at least four); 16 devices on loopback stay in the linear region, where
+    // a USL fit is unconstrained: the analysis says so rather than print coefficients the data cannot support
+    if (c.usl === undefined) expect(c.uslSkipped).toMatch(/past the linear region/);
+    else expect(c.usl.points).toBe(4);
     // the reference row (ids, coordinates, io jsonb) plus two indexes: a plausible size per record
     expect(c.growth?.bytesPerRow).toBeGreaterThan(80);
     expect(c.growth?.bytesPerRow).toBeLessThan(2000);

@@ -66,13 +66,42 @@ export function runLedgerFiles(runDir: string, manifest: Pick<RunManifest, 'engi
   }
 }
 
+/** What the engine says it wrote to the ledger (engine-summary.json `ledger`): files relative to the run folder. */
+export interface LedgerExpectation {
+  files: string[];
+  records: number;
+}
+
+/**
+ * Hole closed (issue 12 mutation suite): a ledger that lost entries (a file missing, entries cut off at an entry
+ * boundary) while the platform lost the same records reconciled as a pass — both sides agreed on fewer records.
+ * The engine states how many records it wrote, in which files; a ledger without one of those files, or with fewer
+ * records, is incomplete evidence, and nothing about the records is proven from it.
+ */
+function ledgerShortfall(files: string[], records: number, expected: LedgerExpectation | undefined): string | undefined {
+  if (!expected) return undefined;
+  const have = new Set(files.map((f) => f.split('/').slice(-2).join('/')));
+  const absent = expected.files.filter((f) => !have.has(f.split('/').slice(-2).join('/')));
+  if (absent.length > 0) return `the ACK ledger is incomplete: ${absent.join(', ')} named in the engine summary ${absent.length === 1 ? 'is' : 'are'} missing, so its records cannot be reconciled`;
+  // fewer records than written hides losses; more can only show as missing or duplicated, never hide one
+  if (records < expected.records)
+    return `the ACK ledger is incomplete: its files hold ${records} records, the engine summary says it wrote ${expected.records}, so nothing about the records is proven`;
+  return undefined;
+}
+
 /** Reads every ledger file into per-IMEI keys at the precision. Returns why not when it cannot be used. */
-export function readLedger(files: string[], manifest: Pick<RunManifest, 'runId' | 'startedAt' | 'endedAt'>, precision: TimestampPrecision): LedgerView | { missing: string } {
+export function readLedger(
+  files: string[],
+  manifest: Pick<RunManifest, 'runId' | 'startedAt' | 'endedAt'>,
+  precision: TimestampPrecision,
+  expected?: LedgerExpectation,
+): LedgerView | { missing: string } {
   const p = PRECISION_US[precision];
   // raw ms timestamps per device index first: the key origin depends on the earliest record
   const raw = new Map<number, { acked: Set<number>; unacked: Set<number>; seed: number }>();
   let minMs = Date.parse(manifest.startedAt);
   let maxMs = Date.parse(manifest.endedAt);
+  let records = 0;
   try {
     for (const file of files) {
       const { header, entries } = readLedgerFile(file);
@@ -81,6 +110,7 @@ export function readLedger(files: string[], manifest: Pick<RunManifest, 'runId' 
         let d = raw.get(e.device);
         if (!d) raw.set(e.device, (d = { acked: new Set(), unacked: new Set(), seed: header.seed }));
         const into = e.flags & FLAG_SENT_UNACKED ? d.unacked : d.acked;
+        records += e.timestamps.length;
         for (const t of e.timestamps) {
           // The ledger stores ages against an f64 ACK time: a fractional ACK time adds its fraction back. Record
           // timestamps are whole milliseconds (Teltonika AVL), so the floor is the record's own timestamp.
@@ -95,6 +125,8 @@ export function readLedger(files: string[], manifest: Pick<RunManifest, 'runId' 
     if (e instanceof LedgerFormatError) return { missing: `the ACK ledger is unreadable: ${e.message}` };
     throw e;
   }
+  const short = ledgerShortfall(files, records, expected);
+  if (short) return { missing: short };
   const loMs = Math.floor(minMs / 1000) * 1000; // a whole second is a multiple of every precision
   const key = (ms: number) => Math.floor(((ms - loMs) * 1000) / p);
   const devices = new Map<string, DeviceLedger>();
@@ -135,16 +167,29 @@ const KEYED_ROWS = `FROM telemetry_records r JOIN devices d ON d.id = r.device_i
   WHERE d.imei = ANY($3::text[]) AND r."timestamp" >= $1::timestamptz AND r."timestamp" < $1::timestamptz + $4::int8 * interval '1 microsecond'`;
 export const FINGERPRINT_SQL = `SELECT d.imei, count(*)::int8, sum(x.k)::text, sum(x.k::numeric * x.k)::text ${KEYED_ROWS} GROUP BY d.imei`;
 export const KEYS_SQL = `SELECT d.imei, x.k ${KEYED_ROWS}`;
+/**
+ * Hole closed (issue 12 mutation suite): a row the platform invented for a run device with a timestamp outside the
+ * reconciled window (a copy of the run's last record 250 ms later, a timestamp a day ahead, a record moved an hour
+ * back) was never looked at. No device of the run sends a timestamp outside the window (it spans every ledger
+ * timestamp and the load), so such a row stored during the run was sent by nobody: extra. "During the run":
+ * received_at from the load start to LATE_WRITE_MS after its end (rows outside that may be another run's with the same
+ * seed, on a database that outlives runs). Count and the first examples.
+ */
+export const LATE_WRITE_MS = 5 * 60_000;
+export const OUTSIDE_SQL = `SELECT count(*)::int8, (array_agg(d.imei ORDER BY d.imei, r."timestamp"))[1:5], (array_agg(to_char(r."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ORDER BY d.imei, r."timestamp"))[1:5]
+  FROM telemetry_records r JOIN devices d ON d.id = r.device_id
+  WHERE d.imei = ANY($2::text[]) AND r.received_at >= $4::timestamptz AND r.received_at < $5::timestamptz
+    AND (r."timestamp" < $1::timestamptz OR r."timestamp" >= $1::timestamptz + $3::int8 * interval '1 microsecond')`;
 
 /** Reconciles a run's ledger against PostgreSQL. `runImeis`: the manifest's IMEIs (the ledger's are added). */
 export async function reconcile(
-  input: { files: string[]; manifest: Pick<RunManifest, 'runId' | 'startedAt' | 'endedAt' | 'imeis'>; precision: TimestampPrecision },
+  input: { files: string[]; manifest: Pick<RunManifest, 'runId' | 'startedAt' | 'endedAt' | 'imeis'>; precision: TimestampPrecision; expected?: LedgerExpectation },
   sql: SqlRows,
 ): Promise<ReconcileOutcome> {
   const { files, manifest, precision } = input;
   if (files.length === 0) return { missing: 'the run has no ACK ledger (ledger/*.bin): records cannot be reconciled, so nothing about them is proven' };
   const t0 = performance.now();
-  const ledger = readLedger(files, manifest, precision);
+  const ledger = readLedger(files, manifest, precision, input.expected);
   if ('missing' in ledger) return ledger;
   const t1 = performance.now();
   const p = PRECISION_US[precision];
@@ -168,6 +213,12 @@ export async function reconcile(
     for (const [imei, k] of await sql(KEYS_SQL, [params[0], params[1], differing, params[3]], 'record reconciliation (exact comparison)'))
       rows.get(String(imei))!.push(Number(k));
   const result = classify(differing, ledger, rows, (k) => keyIso(ledger.loMs, k, p));
+  const [[outside, outImeis, outTimes]] = (await sql(OUTSIDE_SQL, [params[0], imeis, params[3], new Date(manifest.startedAt), new Date(Date.parse(manifest.endedAt) + LATE_WRITE_MS)], 'record reconciliation (rows outside the window)')) as [[string, string[] | null, string[] | null]];
+  for (let i = 0; i < Number(outside); i++) {
+    result.counts.extra += 1;
+    if (i < (outImeis?.length ?? 0) && result.examples.extra.length < MAX_EXAMPLES)
+      result.examples.extra.push(`${outImeis![i]} @ ${outTimes![i]} stored during the run, outside the window, never sent`);
+  }
   const t3 = performance.now();
 
   let acked = 0;

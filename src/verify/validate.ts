@@ -6,7 +6,7 @@ import { openPostgres } from './evidence-postgres.js';
 import { prometheusClient } from './evidence-prometheus.js';
 import { bindSql, expandPromQL, type PlaceholderContext } from './placeholders.js';
 import { exactIncreaseSelector } from './prometheus-exact.js';
-import { FINGERPRINT_SQL } from './reconcile.js';
+import { FINGERPRINT_SQL, OUTSIDE_SQL } from './reconcile.js';
 import type { Objective, SloFile } from './slo-types.js';
 
 export interface ValidateTargets {
@@ -56,7 +56,10 @@ export async function validateSloAgainst(t: ValidateTargets): Promise<void> {
         const ctx = sampleContext(o.stages ? 'steady' : undefined);
         const statements =
           o.source === 'ledger'
-            ? [{ field: 'query', text: FINGERPRINT_SQL, values: [ctx.start, 1000, ctx.imeis, 60_000_000] as unknown[] }]
+            ? [
+                { field: 'query', text: FINGERPRINT_SQL, values: [ctx.start, 1000, ctx.imeis, 60_000_000] as unknown[] },
+                { field: 'query', text: OUTSIDE_SQL, values: [ctx.start, ctx.imeis, 60_000_000, ctx.start, ctx.end] as unknown[] },
+              ]
             : queries(o).map((q) => ({ field: q.field, ...bindSql(q.text, ctx) }));
         for (const s of statements) {
           // EXPLAIN parses, resolves names and types the parameters without running anything (read-only anyway)

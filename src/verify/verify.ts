@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { badInput } from '../core/errors.js';
 import type { RunManifest } from '../core/manifest.js';
 import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
-import { engineFlag, engineInvalidReasons, evalEngine, loadEngineSummary, type EngineSummaryData } from './evidence-engine.js';
+import { engineFlag, engineInvalidReasons, enginePathRaw, evalEngine, loadEngineSummary, type EngineSummaryData } from './evidence-engine.js';
 import { evalK6, loadK6Summary, type K6Summary } from './evidence-k6.js';
 import { openPostgres, type PostgresSession } from './evidence-postgres.js';
 import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
@@ -14,7 +14,7 @@ import { expandPromQL, type PlaceholderContext } from './placeholders.js';
 import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
 import { repoRoot } from '../core/repo-root.js';
-import { ledgerMeasurement, reconcile, runLedgerFiles, type ReconcileOutcome } from './reconcile.js';
+import { ledgerMeasurement, reconcile, runLedgerFiles, type LedgerExpectation, type ReconcileOutcome } from './reconcile.js';
 import type { LedgerQuery, Objective, SloFile } from './slo-types.js';
 
 export { loadSloFile } from './slo-load.js';
@@ -58,6 +58,15 @@ export function silencedSpans(m: RunManifest): SilencedSpan[] {
     for (const job of f.silencesJobs ?? []) out.push({ job, fromSec: Date.parse(f.start) / 1000, toSec: Date.parse(f.end) / 1000, why: `fault ${f.action}` });
   }
   return out;
+}
+
+/** What the engine summary says the ACK ledger holds (files, records), when it says so. */
+function ledgerExpectation(summary: EngineSummaryData): LedgerExpectation | undefined {
+  if ('missing' in summary) return undefined;
+  const files = enginePathRaw(summary.data, ['ledger', 'files']);
+  const records = enginePathRaw(summary.data, ['ledger', 'records']);
+  if (!Array.isArray(files) || typeof records !== 'number') return undefined;
+  return { files: files.filter((f): f is string => typeof f === 'string'), records };
 }
 
 /** Reasons a run's own record makes it unverifiable (verdict "invalid"). */
@@ -104,7 +113,7 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
   let reconciliation: Promise<ReconcileOutcome> | undefined;
   const reconciled = () =>
     (reconciliation ??= reconcile(
-      { files: runLedgerFiles(input.runDir, manifest), manifest, precision: slo.platform.timestampPrecision },
+      { files: runLedgerFiles(input.runDir, manifest), manifest, precision: slo.platform.timestampPrecision, expected: ledgerExpectation(engineSummary()) },
       (text, values, who) => pgSession!.rows(text, values, who),
     ));
 

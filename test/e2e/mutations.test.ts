@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { imeiForIndex } from '../../src/protocol/teltonika/index.js';
 import { fleetload, ROOT } from '../helpers/cli.js';
 import {
   alterPostgres,
@@ -98,7 +99,7 @@ async function copyRows(db: pg.Client, rows: Array<{ device_id: string; ts: stri
 
 async function deleteRows(db: pg.Client, rows: Array<{ device_id: string; ts: string }>): Promise<number> {
   let n = 0;
-  for (const r of rows) n += (await db.query(`DELETE FROM telemetry_records WHERE device_id = $1 AND "timestamp" = $2::timestamptz LIMIT 1`, [r.device_id, r.ts])).rowCount!;
+  for (const r of rows) n += (await db.query(`DELETE FROM telemetry_records WHERE device_id = $1 AND "timestamp" = $2::timestamptz`, [r.device_id, r.ts])).rowCount!;
   return n;
 }
 
@@ -185,14 +186,14 @@ describe('mutation suite: a real smoke run, its evidence altered', () => {
       expectOnlyFails(res, { records_missing: 1 });
     }, 60_000);
 
-    it('a record moved in time inside the window is missing plus extra; moved out of the window, missing', async () => {
+    it('a record moved in time is missing plus extra, inside the window or out of it (an hour back)', async () => {
       const res = await pgMutation('moved-in-time', async (db, ids) => {
         const rows = await runRows(db, ids);
         const [inside, outside] = [rows[60], rows[90]];
         await db.query(`UPDATE telemetry_records SET "timestamp" = "timestamp" + interval '3 seconds 17 milliseconds' WHERE device_id = $1 AND "timestamp" = $2::timestamptz`, [inside.device_id, inside.ts]);
         await db.query(`UPDATE telemetry_records SET "timestamp" = "timestamp" - interval '1 hour' WHERE device_id = $1 AND "timestamp" = $2::timestamptz`, [outside.device_id, outside.ts]);
       });
-      expectOnlyFails(res, { records_missing: 2, records_extra: 1 });
+      expectOnlyFails(res, { records_missing: 2, records_extra: 2 });
     }, 60_000);
 
     it('copies at +1 ms, +2 ms and +250 ms are extra rows (each a row nobody sent)', async () => {
@@ -233,6 +234,16 @@ describe('mutation suite: a real smoke run, its evidence altered', () => {
       });
       expectOnlyFails(res, { records_duplicated: copied });
       expect(copied).toBe(4);
+    }, 60_000);
+
+    it('records invented past the load window for run devices (a copy of the last record, a future timestamp) fail records_extra', async () => {
+      const res = await pgMutation('after-window', async (db, ids) => {
+        const rows = await runRows(db, ids);
+        const last = rows[rows.length - 1];
+        expect(await copyRows(db, [last], '250 milliseconds')).toBe(1);
+        expect(await copyRows(db, [rows[12]], '1 day')).toBe(1);
+      });
+      expectOnlyFails(res, { records_extra: 2 });
     }, 60_000);
 
     it('whole-second truncation fails at 1 ms (missing + extra) and passes with timestampPrecision: 1s', async () => {
@@ -394,6 +405,27 @@ describe('mutation suite: a real smoke run, its evidence altered', () => {
       });
       expectOnlyFails(res, Object.fromEntries(LEDGER_IDS.map((id) => [id, null])));
       expect(byId(res.report).get('records_missing')?.why).toMatch(/belongs to run another-run/);
+    }, 60_000);
+
+    it('a ledger missing its last entries, whose records the platform also lost, is incomplete evidence: no data, fail', async () => {
+      let dropped = 0;
+      const dir = copyRun(RUN, 'short-ledger');
+      const file = join(dir, 'ledger', readdirSync(join(dir, 'ledger'))[0]);
+      const l = ledgerEntries(file);
+      const gone = l.entries.slice(-5);
+      writeLedger(file, l, l.entries.slice(0, -5));
+      await alterPostgres(dir, async (db) => {
+        const ids = await deviceIds(db, manifest.imeis);
+        for (const e of gone)
+          for (const t of e.timestamps) {
+            const imei = [...ids.keys()].find((i) => i === imeiForIndex(manifest.seed, e.device))!;
+            dropped += (await db.query('DELETE FROM telemetry_records WHERE device_id = $1 AND "timestamp" = $2', [ids.get(imei), new Date(Math.floor(t + 1e-6))])).rowCount!;
+          }
+      });
+      expect(dropped).toBeGreaterThanOrEqual(5);
+      const res = await verifyCopy(dir);
+      expectOnlyFails(res, Object.fromEntries(LEDGER_IDS.map((id) => [id, null])));
+      expect(byId(res.report).get('records_missing')?.why).toMatch(/ledger.*incomplete/);
     }, 60_000);
 
     it('a torn ledger (cut mid-entry) is unreadable: no data, fail', async () => {

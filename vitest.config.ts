@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 // A new test file is unit unless listed here: list it when it starts one of the above.
 const E2E = [
   'test/e2e/**',
+  'test/cli/**',
+  'test/capacity/*.e2e.test.ts',
   'test/scenarios/*.e2e.test.ts',
   'test/platform/**',
   'test/hardening/**',
@@ -18,6 +20,7 @@ const E2E = [
   'test/engine/ws-clients.test.ts',
   'test/report/series-capture.test.ts',
   'test/report-html/report-html.test.ts',
+  'test/live/live-browser.test.ts',
   'test/safety/resource-guard.test.ts',
   'test/safety/secret-scan.test.ts',
   'test/safety/target-safety.test.ts',

@@ -16,7 +16,8 @@ import { registerVerify } from './verify.js';
 
 const program = new Command('fleetload')
   .description('load harness and SLO verifier for fleet-telemetry platforms')
-  .showHelpAfterError()
+  // a flag error is one line and a hint, not the whole help
+  .showHelpAfterError('(add --help for the options)')
   .exitOverride();
 registerRun(program);
 registerCapacity(program);

@@ -71,7 +71,7 @@ export function writeManifest(dir: string, m: RunManifest): void {
   writeJsonAtomic(join(dir, MANIFEST_FILE), safe);
 }
 
-/** Reads and checks run.json. Missing -> badInput (not a run folder); malformed -> invalidRun. */
+/** Reads and checks run.json. Missing, malformed or incomplete -> badInput (exit 2), naming the file and the fault. */
 export function readManifest(dir: string): RunManifest {
   const file = join(dir, MANIFEST_FILE);
   let text: string;
@@ -84,10 +84,11 @@ export function readManifest(dir: string): RunManifest {
   try {
     m = JSON.parse(text);
   } catch (e) {
-    throw invalidRun(`${file} is not valid JSON: ${(e as Error).message}`, e);
+    // a damaged run.json is something to fix or replace, not a verdict on the run: bad input (exit 2)
+    throw badInput(`${file} is not valid JSON: ${(e as Error).message}`, e);
   }
   const problems = manifestProblems(m);
-  if (problems.length > 0) throw invalidRun(`${file} is not a complete run manifest: ${problems.join('; ')}`);
+  if (problems.length > 0) throw badInput(`${file} is not a complete run manifest: ${problems.join('; ')}`);
   return m as RunManifest;
 }
 

@@ -14,7 +14,9 @@
 //        evidence/              kept Prometheus/PostgreSQL data of the embedded stack (stack/evidence.ts)
 //        stack.log              the embedded stack's output
 //        compare.html|.md|.json comparison with a baseline run (report/compare.ts)
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { badInput } from './errors.js';
 import { ENGINE_SUMMARY_FILE } from './engine-summary.js';
 import { LEDGER_DIR } from './ledger.js';
 import { MANIFEST_FILE } from './manifest.js';
@@ -46,3 +48,55 @@ export type RunFileName = keyof typeof RUN_FILES;
 export const runFile = (runDir: string, name: RunFileName): string => join(runDir, RUN_FILES[name]);
 
 export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+
+/** Filesystems that are not for files: a run folder there is a mistake, and recursive mkdir on procfs never ends. */
+const VIRTUAL_FS = new Map<number, string>([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+  [0x64626720, 'debugfs'],
+  [0x1cd1, 'devpts'],
+]);
+
+/**
+ * Makes `<reportsDir>/<runId>`, one level at a time from the nearest folder that exists, so that a file in the way,
+ * a read-only or virtual filesystem (/proc, /sys) or a missing permission is one clear error — never a stack trace,
+ * never a recursive mkdir spinning on /proc.
+ */
+export function makeRunDir(reportsDir: string, runId: string, flag = '--reports-dir'): string {
+  const target = resolve(reportsDir, runId);
+  const missing: string[] = [];
+  let at = target;
+  for (;;) {
+    let st: Stats | undefined;
+    try {
+      st = statSync(at);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (!st.isDirectory()) throw badInput(`${flag}: ${at} is not a folder (expected a folder to hold run folders)`);
+      const fs = VIRTUAL_FS.get(Number(statfsSync(at).type));
+      if (fs) throw badInput(`${flag}: ${at} is on ${fs}, a virtual filesystem; choose a folder on a real disk`);
+      break;
+    }
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      throw badInput(`${flag}: cannot create ${dir} (${code ?? (e as Error).message}); choose a folder this user can write`, e);
+    }
+  }
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (e) {
+    throw badInput(`${flag}: ${target} is not writable by this user; choose a folder this user can write`, e);
+  }
+  return target;
+}

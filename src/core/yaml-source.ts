@@ -20,9 +20,16 @@ export function parseYamlSource(file: string, text: string): YamlSource {
     const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
     throw new YamlSyntaxError(`${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`);
   }
+  let data: unknown;
+  try {
+    // fleetload's files need no aliases beyond a few: more is an alias bomb, refused (yaml's own limit: 100)
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new YamlSyntaxError(`${file}: YAML refused: ${(e as Error).message} (too many aliases: an alias bomb?)`);
+  }
   return {
     file,
-    data: doc.toJS(),
+    data,
     lineOf(path) {
       // Walk up to the nearest existing parent so a missing field points at the object that lacks it.
       for (let n = path.length; n >= 0; n--) {

@@ -18,7 +18,7 @@ import { redactUrl } from '../core/redact.js';
 import { prometheusEndpoint } from '../core/prometheus-endpoint.js';
 import type { FleetConfig } from '../sim/fleet-config.js';
 import { fleetConfigFor } from './fleet-plan.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationFlag } from './duration.js';
 import { loadProfile } from './profile.js';
 import { newRunId } from './run-id.js';
 import { defaultWorkers, fleetloadVersion, runSeed } from './run.js';
@@ -105,8 +105,7 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
   if (o.devices !== undefined && (!Number.isInteger(o.devices) || o.devices < 1)) throw badInput(`--devices: expected a whole number ≥ 1, got ${o.devices}`);
   if (o.devices !== undefined) profile.devices = { ...profile.devices, count: o.devices };
   if (o.duration !== undefined) {
-    const ms = parseDurationMs(o.duration);
-    if (ms === undefined || ms < 1000) throw badInput(`--duration: expected a duration of at least 1s such as 30s, 5m or 1h, got "${o.duration}"`);
+    const ms = parseDurationFlag(o.duration);
     profile.maxDurationMs = ms + (profile.maxDurationMs - profile.durationMs);
     profile.durationMs = ms;
   }
@@ -117,11 +116,11 @@ export async function generateLoad(o: GenerateOptions): Promise<GenerateOutcome>
   const runId = o.runId ?? newRunId(`generate-${profile.name}`);
   const config = fleetConfigFor(profile, runId, { ...target, httpUrl: o.http });
   config.seed = runSeed(profile.seed, runId);
-  if (!o.http && (profile.api || profile.ws)) o.log(`no --http: the profile's ${[profile.api && 'REST API', profile.ws && 'WebSocket'].filter(Boolean).join(' and ')} clients are left out; only devices run`);
-  o.log(targetBanner(checked, target.port, { embedded: false, devices: config.devices, durationSec: config.durationSec }));
   const liveProm = o.web !== undefined && o.prometheusUrl ? prometheusEndpoint(o.prometheusUrl) : undefined;
   const live = o.web === undefined ? undefined : await openLiveView({ port: o.web, host: o.webHost, runId, title: `generate ${runId} — profile ${profile.name}`, slo: loadSloFile(), log: o.log });
   if (live && liveProm) live.usePrometheus(liveProm, { windowSec: 60, source: liveProm.redacted });
+  if (!o.http && (profile.api || profile.ws)) o.log(`no --http: the profile's ${[profile.api && 'REST API', profile.ws && 'WebSocket'].filter(Boolean).join(' and ')} clients are left out; only devices run`);
+  o.log(targetBanner(checked, target.port, { embedded: false, devices: config.devices, durationSec: config.durationSec }));
   const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'fleetload-generate-'));
   mkdirSync(outDir, { recursive: true });
   const record = shardRecord(o, plan, { profile: profile.name, config, target: `${target.host}:${target.port}` });

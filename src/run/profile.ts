@@ -5,7 +5,7 @@ import { badInput } from '../core/errors.js';
 import { repoRoot } from '../core/repo-root.js';
 import type { ApiClientConfig, ApiEndpoint } from '../sim/fleet-config.js';
 import type { RouteOptions } from '../sim/route.js';
-import { parseDurationMs } from './duration.js';
+import { MAX_DURATION_MS, parseDurationMs } from './duration.js';
 import { parseFaultSpecs, type FaultSpec, type RawFault } from './faults.js';
 import { DEFAULT_GENERATOR_THRESHOLDS, type GeneratorThresholds } from '../engine/health.js';
 import { parseYamlSource, pointerToPath, schemaErrors, YamlSyntaxError, type YamlSource } from '../core/yaml-source.js';
@@ -171,9 +171,16 @@ function describe(e: ErrorObject): string {
 
 /** Reads and validates a YAML file against a schema; every error names file, line and field. */
 function readValidated(file: string, what: string, schemaFile: string): YamlSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw badInput(code === 'EISDIR' ? `${file} is a folder, not a ${what} file (expected a .yaml file)` : `cannot read the ${what} ${file} (${code ?? (e as Error).message})`, e);
+  }
   let src: YamlSource;
   try {
-    src = parseYamlSource(file, readFileSync(file, 'utf8'));
+    src = parseYamlSource(file, text);
   } catch (e) {
     if (e instanceof YamlSyntaxError) throw badInput(e.message);
     throw e;
@@ -184,6 +191,13 @@ function readValidated(file: string, what: string, schemaFile: string): YamlSour
     throw badInput(`invalid ${what}:\n  ${lines.join('\n  ')}`);
   }
   return src;
+}
+
+/** The hard stop behind the duration: default duration + 2 min; never past a week and a day (Node timers overflow). */
+function maxDurationOf(text: string | undefined, durationMs: number, at: (path: Array<string | number>, msg: string) => Error): number {
+  const ms = text ? (parseDurationMs(text) as number) : durationMs + 120_000;
+  if (ms > MAX_DURATION_MS + 86_400_000) throw at(['maxDuration'], 'maxDuration: at most 192h (the longest duration plus a day)');
+  return ms;
 }
 
 /** Loads a profile by name (scenarios/profiles/<name>.yaml) or by path; every error names file, line and field. */
@@ -200,6 +214,7 @@ export function loadProfile(nameOrPath: string): Profile {
   const ms = (text: string | undefined, fallback: string) => parseDurationMs(text ?? fallback) as number;
   const durationMs = ms(raw.duration, raw.duration);
   if (durationMs < 1000) throw at(['duration'], 'duration: must be at least 1s');
+  if (durationMs > MAX_DURATION_MS) throw at(['duration'], 'duration: at most 168h (a week); split longer runs');
   const d = raw.devices;
 
   let steps: Profile['steps'];
@@ -258,7 +273,7 @@ export function loadProfile(nameOrPath: string): Profile {
     description: raw.description ?? '',
     seed: raw.seed ?? 1,
     durationMs,
-    maxDurationMs: raw.maxDuration ? ms(raw.maxDuration, raw.maxDuration) : durationMs + 120_000,
+    maxDurationMs: maxDurationOf(raw.maxDuration, durationMs, at),
     centre: raw.centre ?? { latitude: 44.7722, longitude: 17.191 },
     devices: {
       count,

@@ -1,11 +1,12 @@
 // One load run from profile to verdict, in named phases: check everything a person can get wrong (before any process
 // starts or any load is sent) → bring up the target (the embedded stack, or an external platform) → run the engine →
 // record the run (run.json) → judge it → capture what the reports need → write the reports → stack down.
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { badInput } from '../core/errors.js';
 import { RUN_ID_PATTERN, writeManifest, type FaultRecord, type RunManifest } from '../core/manifest.js';
+import { makeRunDir } from '../core/run-folder.js';
 import { redactUrl } from '../core/redact.js';
 import { ENGINE_SUMMARY_FILE } from '../core/engine-summary.js';
 import { LEDGER_DIR } from '../core/ledger.js';
@@ -26,7 +27,7 @@ import { waitForFirstScrape } from '../stack/prometheus.js';
 import { repoRoot } from '../core/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, validateSloAgainst, verifyRun } from '../verify/index.js';
 import type { Report } from '../verify/index.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationFlag } from './duration.js';
 import { embeddedFaultTarget, planFaults, startFaultRunner, type FaultRunner } from './faults.js';
 import { fleetConfigFor } from './fleet-plan.js';
 import { loadProfile, type Profile } from './profile.js';
@@ -105,8 +106,7 @@ function applyOverrides(p: Profile, o: RunOptions): Profile {
     out.devices.count = o.devices;
   }
   if (o.duration !== undefined) {
-    const ms = parseDurationMs(o.duration);
-    if (ms === undefined || ms < 1000) throw badInput(`--duration: expected a duration of at least 1s such as 30s, 5m or 1h, got "${o.duration}"`);
+    const ms = parseDurationFlag(o.duration);
     out.maxDurationMs = ms + (p.maxDurationMs - p.durationMs);
     out.durationMs = ms;
   }
@@ -160,8 +160,7 @@ async function checkRun(o: RunOptions): Promise<CheckedRun> {
 export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   const c = await checkRun(o);
   const live = o.web === undefined ? undefined : await openLiveView({ port: o.web, host: o.webHost, runId: c.runId, title: `run ${c.runId} — profile ${c.profile.name}`, slo: c.slo, log: o.log });
-  const runDir = resolve(o.reportsDir ?? join(repoRoot(), 'reports'), c.runId);
-  mkdirSync(runDir, { recursive: true });
+  const runDir = makeRunDir(o.reportsDir ?? join(repoRoot(), 'reports'), c.runId);
   const life = new RunLife(o, runDir);
   process.once('SIGINT', life.onSignal);
   process.once('SIGTERM', life.onSignal);
@@ -190,7 +189,10 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const tailMs = stack ? stack.prometheus.scrapeIntervalSec * 2000 + 500 : 0;
     await new Promise((r) => setTimeout(r, tailMs));
     const windowEnd = new Date(engine.loadEnd.getTime() + tailMs);
+    const platformDied = stack ? platformDeath(stack) : undefined;
+    if (platformDied) o.log(`the reference platform died during the run (${platformDied}): the run is invalid, not an SLO breach; see ${join(runDir, 'stack.log')}`);
     const manifest = manifestOf(c, config, engine, windowEnd, { target, httpUrl, prom, pgUrl, stack, faults: await life.stopFaults() });
+    if (platformDied) manifest.invalidReasons = [...(manifest.invalidReasons ?? []), `the reference platform died during the run (${platformDied})`];
     writeManifest(runDir, manifest);
     if (stack && o.keepEvidence !== false) life.keepEvidence = evidenceFolders(runDir);
     const outcome = await judge(o, c, { runDir, manifest, engine, prom, pgUrl, stack });
@@ -205,6 +207,14 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
 }
 
 const hardLimitMs = (p: Profile) => p.maxDurationMs + 60_000;
+
+/** Why the embedded platform process is gone, or undefined while it runs (a planned kill restarts it). */
+function platformDeath(stack: EmbeddedStack): string | undefined {
+  const child = stack.platform.child;
+  if (child.exitCode !== null) return `exit code ${child.exitCode}`;
+  if (child.signalCode !== null) return `killed by ${child.signalCode}`;
+  return undefined;
+}
 
 /** Faults during which the embedded platform answers no scrape. */
 const PLATFORM_SILENCING_FAULTS = new Set(['kill-platform', 'pause-platform']);
@@ -227,7 +237,9 @@ class RunLife {
 
   onSignal = (signal: NodeJS.Signals) => {
     this.o.log(`${signal}: stopping`);
-    void this.close().finally(() => process.exit(130));
+    // bounded even when a part of the stack hangs (a frozen PostgreSQL is SIGKILLed by its stop): exit 130 within 30 s
+    const bound = new Promise<void>((r) => setTimeout(r, 30_000).unref());
+    void Promise.race([this.close(), bound]).finally(() => process.exit(130));
   };
 
   async startStack(runId: string, platformArgs: string[] | undefined, metricsPort: number): Promise<EmbeddedStack> {

@@ -43,7 +43,13 @@ export function parseSlo(text: string, file: string): { slo?: SloFile; issues: S
   }
   if (issues.length > 0) return { issues };
 
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // an SLO file needs few aliases, if any: more is an alias bomb, refused (yaml's own limit: 100)
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return { issues: [{ file: display, line: 1, field: '(yaml)', message: `YAML refused: ${(e as Error).message} (too many aliases: an alias bomb?)` }] };
+  }
   const at = (path: Path, keyOf?: string) => lineAt(doc, lineCounter, path, keyOf);
   const add = (path: Path, message: string, keyOf?: string) =>
     issues.push({ file: display, line: at(path, keyOf), field: fieldName(data, keyOf ? [...path, keyOf] : path), message });

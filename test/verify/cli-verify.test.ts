@@ -107,13 +107,13 @@ describe('fleetload verify', () => {
     expect(JSON.parse(readFileSync(join(latest(dir), 'report.json'), 'utf8')).verdict).toBe('error');
   });
 
-  it('a folder without a manifest is bad input; a broken manifest is an invalid run', async () => {
+  it('a folder without a manifest, or with a broken one, is bad input (exit 2) naming what is wrong', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleetload-cli-'));
     const e1 = await run([dir]).catch((e: unknown) => e);
     expect((e1 as FleetloadError).exitCode).toBe(ExitCode.BadInput);
     writeFileSync(join(dir, 'run.json'), JSON.stringify({ runId: 'bad id!' }));
     const e2 = await run([dir]).catch((e: unknown) => e);
-    expect((e2 as FleetloadError).exitCode).toBe(ExitCode.InvalidRun);
+    expect((e2 as FleetloadError).exitCode).toBe(ExitCode.BadInput);
     expect((e2 as Error).message).toContain('runId must match');
   });
 });

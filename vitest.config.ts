@@ -16,6 +16,7 @@ const E2E = [
   'test/faults/fault-runs.test.ts',
   'test/dashboards/promql.test.ts',
   'test/engine/api-clients.test.ts',
+  'test/engine/engine.test.ts', // worker threads and real servers for seconds: an integration test
   'test/engine/generate-cli.test.ts',
   'test/engine/ws-clients.test.ts',
   'test/report/series-capture.test.ts',

@@ -21,7 +21,7 @@ export const LIVE_CLIENT_SCRIPT = String.raw`
     ['platform', 'Platform (its own metrics, from Prometheus)', { y: 'ms' }, [['batchP95', 'batch insert p95 (ms)', C.purple], ['ingestLagP95', 'ingest lag p95 (ms)', C.brown]]]
   ];
   var state = { meta: null, fields: [], cols: [], charts: {}, finished: false };
-  var status = { ticks: 0, inits: 0, rendered: [] };
+  var status = { ticks: 0, inits: 0, rendered: [], points: 0, stride: 1 };
   window.__fleetloadLive = status;
 
   function $(id) { return document.getElementById(id); }
@@ -64,6 +64,7 @@ export const LIVE_CLIENT_SCRIPT = String.raw`
     var box = $('charts');
     box.textContent = '';
     state.charts = {};
+    status.rendered = [];
     CHARTS.forEach(function (c) {
       var fig = el('figure', 'chart');
       fig.setAttribute('data-chart', c[0]);
@@ -118,6 +119,7 @@ export const LIVE_CLIENT_SCRIPT = String.raw`
     while (m.length > 1) m = halve(m);
     hist.waiting = [];
     m[0].forEach(function (v, i) { state.cols[i].push(v); });
+    status.points = state.cols[0].length;
     if (state.cols[0].length >= MAX_POINTS) {
       var rows = state.cols[0].map(function (_, k) { return state.cols.map(function (c) { return c[k]; }); });
       rows = halve(rows);
@@ -216,6 +218,8 @@ export const LIVE_CLIENT_SCRIPT = String.raw`
     state.fields = d.meta.fields;
     state.cols = state.fields.map(function (_, i) { return d.history.map(function (p) { return p[i]; }); });
     hist = { stride: d.stride, waiting: [] };
+    status.points = state.cols[0].length;
+    status.stride = d.stride;
     d.pending.forEach(addPoint);
     $('timeline-bar').textContent = '';
     makeCharts();
@@ -224,6 +228,13 @@ export const LIVE_CLIENT_SCRIPT = String.raw`
     else objectives(d.meta.objectives, false);
     if (d.final) final(d.final);
     document.body.setAttribute('data-live-ready', 'true');
+  });
+  // the run's shape (steps, length, platform metrics) once it is known: a page opened while the stack starts has none
+  es.addEventListener('meta', function (ev) {
+    if (!state.meta) return;
+    state.meta = JSON.parse(ev.data);
+    $('timeline-bar').textContent = '';
+    makeCharts();
   });
   es.addEventListener('tick', function (ev) {
     var s = JSON.parse(ev.data);

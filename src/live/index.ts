@@ -122,6 +122,7 @@ export class LiveView {
   observer(config: FleetConfig): (tick: EngineTick) => void {
     const steps = fleetSteps(config);
     this.meta = { ...this.meta, totalS: config.durationSec, steps: steps.map((s, i) => ({ name: steps.length > 1 ? `step ${i + 1}` : 'steady', devices: s.devices, startS: s.startMs / 1000 })) };
+    this.server?.broadcast('meta', JSON.stringify(this.meta));
     this.shape = {
       runId: config.runId,
       seed: config.seed,
@@ -145,6 +146,7 @@ export class LiveView {
   usePrometheus(ep: PrometheusEndpoint, o: { windowSec: number; source: string }): void {
     this.prom = { client: prometheusClient(ep, { timeoutMs: 3000 }), windowSec: Math.max(5, Math.round(o.windowSec)), source: o.source };
     this.meta = { ...this.meta, platform: true };
+    this.server?.broadcast('meta', JSON.stringify(this.meta));
   }
 
   /** The engine has returned: the view waits for the verdict. */

@@ -73,7 +73,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.de
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff;background:#777}.b-pass{background:#1e8e3e}.b-warn{background:#c77700}.b-fail{background:#c5221f}.b-no-data{background:#999}.b-report-only{background:#5f6368}.b-at-end{background:#b0b4b9}
 .key{font-size:11px;color:#c5221f;border:1px solid #c5221f;border-radius:4px;padding:0 3px}
 table.kv td:first-child{width:300px}
-.figures{display:flex;gap:12px;flex-wrap:wrap;margin-top:14px}.fig{flex:1;min-width:120px;border:1px solid #ddd;border-radius:6px;padding:10px}.big{font-size:24px;font-weight:700;font-variant-numeric:tabular-nums}
+.figures{display:flex;gap:10px;flex-wrap:wrap;margin-top:14px}.fig{flex:1;min-width:100px;border:1px solid #ddd;border-radius:6px;padding:8px}.big{font-size:21px;font-weight:700;font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart{margin:14px 0;border:1px solid #eee;border-radius:6px;padding:8px}.chart figcaption{font-weight:600;margin-bottom:4px}
 .note{color:#666;font-size:12px}
 .timeline{position:relative;display:flex;height:30px;border:1px solid #ccc;border-radius:4px;overflow:hidden;background:#f4f6f8}

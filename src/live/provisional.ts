@@ -94,7 +94,10 @@ export function provisionalObjectives(slo: SloFile, summary: EngineSummaryData |
     if (o.source !== 'engine' || !o.formula) return { ...base, status: 'at-end', value: '–', why: `${o.source} source: judged when the run has ended` };
     if (!summary) return { ...base, status: 'no-data', value: '–', why: 'the load has not started' };
     const j = judge(o, measure(o, summary));
-    return { ...base, status: j.status, value: j.value === null ? 'no data' : valueText(o, j.value), why: j.why };
+    if (j.value === null) return { ...base, status: j.status, value: 'no data', why: j.why };
+    const shown = valueText(o, j.value);
+    // the verifier's words, with the bucket-bound value as the page shows it ("≤ 5 ms", not "4.999 ms")
+    return { ...base, status: j.status, value: shown, why: j.why.replace(formatValue(j.value, o.unit), shown) };
   });
 }
 

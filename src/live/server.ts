@@ -161,6 +161,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: LiveRou
       });
       return;
     }
+    case '/favicon.ico':
+      res.writeHead(204, headers('image/x-icon'));
+      return void res.end();
     default:
       return send(res, 404, 'text/plain', 'not found');
   }

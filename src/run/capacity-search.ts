@@ -165,7 +165,7 @@ class SecondSampler {
     const delta = hist ? hist.buckets.map((c, i) => c - (this.prev.hist?.buckets[i] ?? 0)) : [];
     const count = hist ? hist.count - (this.prev.hist?.count ?? 0) : 0;
     const p95 = bucketQuantile(0.95, delta, count);
-    this.samples.push({ t: Math.round(tick.elapsedMs / 100) / 10, ...(p95 !== undefined ? { ackP95: p95 } : {}), ackedRate: (acked - this.prev.acked) / dt });
+    this.samples.push({ t: Math.round(tick.elapsedMs / 100) / 10, ...(p95 !== undefined ? { ackP95: p95 } : {}), ackedRate: (acked - this.prev.acked) / dt, acked });
     this.prev = { acked, hist, ms: tick.elapsedMs };
   };
 }
@@ -300,8 +300,7 @@ export function stepRecord(f: StepFacts): SearchStep {
   }
   const outcome: StepOutcome = generatorReasons.length > 0 ? 'generator-bound' : failed.length > 0 ? 'fail' : 'pass';
   const steadySec = f.settle.steadyStartSec;
-  const steady = f.samples.filter((s) => s.t > steadySec);
-  const ackedRate = steady.length ? steady.reduce((a, s) => a + s.ackedRate, 0) / steady.length : undefined;
+  const ackedRate = steadyAckedRate(f.samples, steadySec);
   const start = f.engine.loadStart;
   return {
     index: f.index,
@@ -323,6 +322,19 @@ export function stepRecord(f: StepFacts): SearchStep {
     generatorReasons,
     dir: f.dir,
   };
+}
+
+/**
+ * Records/s ACKed over the steady part from the cumulative count (first sample at or after the steady start to the
+ * last before the devices stop): the per-second rates jitter with when each thread's snapshot arrives, the total does not.
+ */
+export function steadyAckedRate(samples: SearchStep['samples'], steadySec: number): number | undefined {
+  const part = samples.filter((s) => s.t >= steadySec && s.acked !== undefined);
+  if (part.length < 2) return undefined;
+  // the last sample can fall after the devices stopped sending (the engine waits for their last ACKs)
+  const last = part.length > 2 ? part[part.length - 2] : part[part.length - 1];
+  const dt = last.t - part[0].t;
+  return dt > 0 ? ((last.acked as number) - (part[0].acked as number)) / dt : undefined;
 }
 
 /** The steps, each sized from the verdicts before it, until the search stops by itself. */
@@ -366,6 +378,9 @@ function searchManifest(plan: Plan, stack: EmbeddedStack, steps: SearchStep[], s
     prometheus: { url: stack.prometheus.url },
     postgres: { url: redactUrl(stack.pg.url) },
     versions: { fleetload: fleetloadVersion(), engine: fleetloadVersion(), node: process.version, prometheus: stack.prometheus.version },
+    // each step's engine summary and ledger are in steps/step-k/ (with that step's run.json and report.json); the
+    // search folder itself has none, so this names a file that is not there and nothing reads a step's as the whole's
+    engine: { summaryFile: ENGINE_SUMMARY_FILE, exitCode: steps.some((s) => s.outcome === 'generator-bound') ? ExitCode.InvalidRun : 0 },
   };
 }
 

@@ -7,7 +7,8 @@ import { noiseKnee, median } from '../../src/report/capacity/noise-knee.js';
 import { findSteadyStart, risingLatency, type SettleSample } from '../../src/report/capacity/settle.js';
 import { bracketOf, nextStep, SEARCH_FORMAT, type SearchPolicy, type SearchRecord, type SearchStep, type StepOutcome } from '../../src/report/capacity/search.js';
 import { fitUsl, uslThroughput, uslUncertainty, uslUnconstrained } from '../../src/report/capacity/usl.js';
-import { bucketQuantile, planSearch, stepProfile } from '../../src/run/capacity-search.js';
+import { bucketQuantile, planSearch, steadyAckedRate, stepProfile } from '../../src/run/capacity-search.js';
+import { limitingResources } from '../../src/report/capacity/search-analysis.js';
 
 /** Deterministic noise in [-1, 1] (a fixed LCG: the same "random" samples every run). */
 function noise(seed: number): () => number {
@@ -230,5 +231,26 @@ describe('the search\'s profile and per-second samples', () => {
     const cum = [0, 0, 50, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100];
     expect(bucketQuantile(0.95, cum, 100)).toBeCloseTo(0.025 + 0.025 * 0.9, 9);
     expect(bucketQuantile(0.95, cum, 0)).toBeUndefined();
+  });
+});
+
+describe('what saturated between the last pass and the first fail', () => {
+  const m = (devices: number, x: Record<string, number>) => ({ name: `n${devices}`, devices, start: '', end: '', steadyStart: '', steadySeconds: 5, ...x });
+  it('names the database writer when its queue grows past one record per device', () => {
+    const r = limitingResources(m(200, { writerQueueMax: 20, batchP95: 0.1 }), m(250, { writerQueueMax: 900, batchP95: 0.1, connectedDevices: 200 }));
+    expect(r[0]).toMatch(/^database writer: 900 records queued uncommitted at 250 devices \(20 at 200\)/);
+    expect(r.join(' ')).not.toMatch(/connections/);
+  });
+  it('names the platform event loop and CPU from their own figures, nothing without evidence', () => {
+    expect(limitingResources(m(1, {}), m(2, { eventLoopLagP99: 0.3, platformCpuCores: 0.97 }))).toEqual(['platform event loop: lag p99 300 ms', 'platform CPU: 0.97 cores']);
+    expect(limitingResources(m(1, {}), m(2, {}))).toEqual([]);
+  });
+});
+
+describe('steady ACKed rate from the cumulative count', () => {
+  it('ignores the jitter of per-second rates and the last sample after the devices stop', () => {
+    const acked = [0, 100, 150, 350, 400, 600, 700, 700];
+    const s = acked.map((a, i) => ({ t: i + 1, ackedRate: i ? a - acked[i - 1] : 0, acked: a }));
+    expect(steadyAckedRate(s, 2)).toBeCloseTo((700 - 100) / 5, 9);
   });
 });

@@ -50,13 +50,18 @@ export function searchAnalysis(rec: SearchRecord, series: SeriesFile | undefined
   const generatorBound = rec.stop.reason === 'generator-bound' && bracket.fail === null;
   const capacity = (saturation: Saturation[]): CapacityFinding => {
     const passMetrics = steps.find((r) => r.metrics.name === passStep?.name)?.metrics;
-    const recordsPerSecond = passMetrics ? (passMetrics.storedRate ?? passMetrics.ackedRate ?? passStep?.ackedRate ?? null) : null;
+    const failMetrics = steps.find((r) => r.metrics.name === failStep?.name)?.metrics;
+    // the engine's exact ACK count over the steady part first (an ACK follows the commit, so ACKed = stored);
+    // Prometheus's increase over a few seconds is off by up to a scrape at each edge
+    const recordsPerSecond = passStep?.ackedRate ?? passMetrics?.storedRate ?? passMetrics?.ackedRate ?? null;
     const failed = failStep?.failed.map((f) => f.objective) ?? [];
-    const sat = saturation.find((x) => x.devices === bracket.fail) ?? saturation[0];
+    const resources = limitingResources(passMetrics, failMetrics);
+    const sat = resources.length === 0 ? saturation.find((x) => x.devices === bracket.fail) : undefined;
+    const evidence = resources[0] ?? (sat ? `${sat.resource} (${sat.evidence})` : undefined);
     const limitedBy = generatorBound
       ? `load generator: ${genStep ? genStep.generatorReasons.join('; ') : rec.stop.explanation}`
       : failed.length
-        ? `${failed.join(', ')}${sat ? `; saturating: ${sat.resource} (${sat.evidence})` : ''}`
+        ? `${failed.join(', ')}${evidence ? `; saturating: ${evidence}` : ''}`
         : null;
     const notes: string[] = [rec.stop.explanation];
     if (generatorBound) notes.push(`generator-bound: a lower bound of the platform's capacity, never the platform's own figure${rec.generatorLimit ? ` (generator limited by ${rec.generatorLimit})` : ''}`);
@@ -101,4 +106,28 @@ export function searchAnalysis(rec: SearchRecord, series: SeriesFile | undefined
     })),
   };
   return { steps, kneeSamples, capacity, summary };
+}
+
+/**
+ * The resource that saturated between the last passing and the first failing step, from what the series show at
+ * both: the database writer (its queue or batch time growing, queries waiting for a pool connection), the
+ * platform's event loop or CPU, or connections not all up. Empty when the evidence names none.
+ */
+export function limitingResources(pass: StepMetrics | undefined, fail: StepMetrics | undefined): string[] {
+  if (!fail) return [];
+  const out: string[] = [];
+  const q0 = pass?.writerQueueMax ?? 0;
+  if (fail.writerQueueMax !== undefined && fail.writerQueueMax > Math.max(2 * q0, fail.devices)) {
+    out.push(`database writer: ${fmt(fail.writerQueueMax)} records queued uncommitted at ${fail.devices} devices (${fmt(q0)} at ${pass?.devices ?? '–'})`);
+  }
+  if ((fail.poolWaitingMax ?? 0) > 0) out.push(`database pool: up to ${fmt(fail.poolWaitingMax)} queries waited for a connection`);
+  if (fail.batchP95 !== undefined && pass?.batchP95 !== undefined && fail.batchP95 >= 2 * pass.batchP95 && fail.batchP95 >= 0.05) {
+    out.push(`database: batch insert p95 ${fmt(fail.batchP95 * 1000)} ms (${fmt(pass.batchP95 * 1000)} ms at ${pass.devices})`);
+  }
+  if (fail.eventLoopLagP99 !== undefined && fail.eventLoopLagP99 > 0.1) out.push(`platform event loop: lag p99 ${fmt(fail.eventLoopLagP99 * 1000)} ms`);
+  if (fail.platformCpuCores !== undefined && fail.platformCpuCores > 0.85) out.push(`platform CPU: ${fmt(fail.platformCpuCores)} cores`);
+  if (fail.connectedDevices !== undefined && fail.connectedDevices < 0.95 * fail.devices && out.length === 0) {
+    out.push(`connections: ${fmt(fail.connectedDevices)} of ${fail.devices} devices connected on average`);
+  }
+  return out;
 }

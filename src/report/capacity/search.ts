@@ -50,11 +50,11 @@ export interface SearchStep {
   end: string;
   steadyStart: string;
   settle: SettleResult;
-  /** per-second engine figures: seconds since start, ACK p95 of that second (s), ACKed records/s */
-  samples: Array<{ t: number; ackP95?: number; ackedRate: number }>;
+  /** per-second engine figures: seconds since start, ACK p95 of that second (s), ACKed records/s, ACKed so far */
+  samples: Array<{ t: number; ackP95?: number; ackedRate: number; acked?: number }>;
   /** records/s the shape offers at this count */
   offeredRate: number;
-  /** records/s ACKed over the steady part (engine) */
+  /** records/s ACKed over the steady part (engine: ACKed count at its end − at its start, over the time between) */
   ackedRate?: number;
   /** exact ACK latency p95 of the whole step (engine summary), ms */
   ackP95Ms?: number;

@@ -118,9 +118,9 @@ export function readLedgerFile(file: string): { header: LedgerHeader; entries: G
   return { header, entries: entries() };
 }
 
-/** Every ledger file of a run folder (<run>/ledger/*.bin), sorted by name; empty when the run has no ledger. */
-export function ledgerFiles(runDir: string): string[] {
-  const dir = join(runDir, LEDGER_DIR);
+/** Every ledger file of a run folder (<run>/<ledgerDir>/*.bin), sorted by name; empty when the run has no ledger. */
+export function ledgerFiles(runDir: string, ledgerDir: string = LEDGER_DIR): string[] {
+  const dir = join(runDir, ledgerDir);
   try {
     return readdirSync(dir)
       .filter((f) => f.endsWith('.bin'))

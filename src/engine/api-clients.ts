@@ -11,7 +11,8 @@
 // not depend on which arrivals were dropped.
 import { Pool } from 'undici';
 import { IMEI_INDEX_LIMIT, imeiForIndex } from '../protocol/teltonika/index.js';
-import { fleetSteps, type ApiClientConfig, type ApiEndpoint, type FleetConfig } from '../sim/fleet-config.js';
+import type { ApiClientConfig, ApiEndpoint, FleetConfig } from '../sim/fleet-config.js';
+import { activeDevices, fillTemplate, pickEndpoint } from '../sim/clients.js';
 import { hash32, Rng } from '../sim/rng.js';
 import { API_ERROR_CLASSES } from './catalogue.js';
 import type { ClientContext } from './clients/context.js';
@@ -96,7 +97,7 @@ function prepare(ctx: ClientContext, api: ApiClientConfig, a: { n: number; rng: 
   const { n: k, rng, endpoint, now, prefix } = a;
   // writes go to IMEIs at the top of the index space, never to a simulated device (its records are checked exactly)
   const apiImei = imeiForIndex(ctx.config.seed, IMEI_INDEX_LIMIT - 1 - (k % 16));
-  const fill = (template: string) => fillTemplate(template, ctx.config, rng, apiImei, now, activeDevices(ctx.config, now - ctx.testStartMs));
+  const fill = (template: string) => fillTemplate(template, ctx.config, () => rng.next(), apiImei, now, activeDevices(ctx.config, now - ctx.testStartMs));
   const headers: Record<string, string> = { ...api.headers };
   const token = api.tokenEnv ? ctx.env[api.tokenEnv] : undefined;
   if (token) headers.authorization = `Bearer ${token}`;
@@ -105,48 +106,7 @@ function prepare(ctx: ClientContext, api: ApiClientConfig, a: { n: number; rng: 
   return { endpoint, path: prefix + fill(endpoint.path), body: endpoint.body !== undefined ? fill(endpoint.body) : undefined, headers };
 }
 
-/** The endpoint a uniform draw u ∈ [0, 1) lands on, by weight. */
-export function pickEndpoint(endpoints: ApiEndpoint[], u: number): ApiEndpoint {
-  const total = endpoints.reduce((s, e) => s + Math.max(0, e.weight), 0);
-  let r = u * total;
-  for (const e of endpoints) {
-    r -= Math.max(0, e.weight);
-    if (r < 0) return e;
-  }
-  return endpoints[endpoints.length - 1];
-}
 
-/** Devices that exist `elapsedMs` after the test start of a stepped run. */
-export function activeDevices(config: Pick<FleetConfig, 'devices' | 'steps'>, elapsedMs: number): number {
-  const steps = fleetSteps(config);
-  let n = steps[0].devices;
-  for (const s of steps) if (s.startMs <= elapsedMs) n = s.devices;
-  return Math.max(1, n);
-}
-
-/** The placeholders of the k6 scenario's api.ts; unknown ones stay as written. */
-export function fillTemplate(template: string, config: FleetConfig, rng: Rng, apiImei: string, now: number, devices: number): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
-    switch (key) {
-      case 'imei':
-        return imeiForIndex(config.seed, Math.floor(rng.next() * devices));
-      case 'apiImei':
-        return apiImei;
-      case 'from':
-        return new Date(now - 10 * 60_000).toISOString();
-      case 'to':
-        return new Date(now).toISOString();
-      case 'nowMs':
-        return String(now);
-      case 'lat':
-        return (config.centre.latitude + (rng.next() - 0.5) * 0.05).toFixed(6);
-      case 'lon':
-        return (config.centre.longitude + (rng.next() - 0.5) * 0.05).toFixed(6);
-      default:
-        return whole;
-    }
-  });
-}
 
 /** Sends one request and records its outcome; never rejects. */
 async function send(ctx: ClientContext, pool: Pool, timeoutMs: number, req: Prepared, aborts: Set<AbortController>): Promise<void> {

@@ -6,6 +6,7 @@
 // - cumulative counts on fixed Prometheus buckets (LATENCY_BUCKETS_S) — for /metrics and PromQL over the run.
 // Threads send plain snapshots (JSON-able) to the main thread, which sums them: counts add exactly.
 import * as hdr from 'hdr-histogram-js';
+import type { LatencyFigures } from '../core/engine-summary.js';
 
 /** Bucket upper bounds in seconds; SLO thresholds sit on these bounds (0.25, 0.5, 1, 2, 5 s …). */
 export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 120, 300];
@@ -149,17 +150,8 @@ export function mergeExact(list: Array<Record<string, string>>): Map<string, His
   return out;
 }
 
-export interface LatencySummary {
-  /** samples */
-  count: number;
-  min: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
+/** A latency's figures in milliseconds: the engine summary's shape (src/core/engine-summary.ts). */
+export type LatencySummary = LatencyFigures;
 
 /** Milliseconds, from an exact histogram of microseconds; undefined when it holds no sample. */
 export function latencySummary(h: Histogram | undefined): LatencySummary | undefined {

@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { deviceSettings, recordsBetween } from '../sim/device.js';
 import { fleetSteps, type FleetConfig, type WsClientConfig } from '../sim/fleet-config.js';
+import { subscription } from '../sim/clients.js';
 import type { ClientContext } from './clients/context.js';
 import { sleepUntil } from './clients/schedule.js';
 
@@ -26,15 +27,6 @@ export type { ClientContext } from './clients/context.js';
 /** After its close frame, a client waits this long for the server's before it drops the socket. */
 const CLOSE_HANDSHAKE_MS = 2000;
 
-/** Device indices client `client` subscribes to ('all' = every device of the fleet). */
-export function subscription(config: Pick<FleetConfig, 'devices' | 'ws'>, client: number): number[] | 'all' {
-  const ws = config.ws;
-  if (!ws || ws.subscribe === 'all') return 'all';
-  const k = Math.min(ws.subscribe, config.devices);
-  const out: number[] = [];
-  for (let j = 0; j < k; j++) out.push((client * k + j) % config.devices);
-  return out;
-}
 
 /** When device `index` starts: its step's start (ms after the test start). */
 function stepStartOf(config: FleetConfig, index: number): number {

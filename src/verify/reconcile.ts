@@ -10,9 +10,7 @@
 //
 // Fast path: per-device fingerprints (count, Σk, Σk²) of the timestamps at the declared precision, computed by
 // PostgreSQL and from the ledger; exact comparisons only for the devices whose fingerprints differ.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { LEDGER_DIR, readLedgerFile, FLAG_SENT_UNACKED, LedgerFormatError } from '../core/ledger.js';
+import { ledgerFiles, readLedgerFile, FLAG_SENT_UNACKED, LedgerFormatError } from '../core/ledger.js';
 import type { RunManifest } from '../core/manifest.js';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
 import { PRECISION_US, type LedgerQuery, type TimestampPrecision } from './slo-types.js';
@@ -55,15 +53,7 @@ interface LedgerView {
 
 /** The ledger files of a run (manifest engine.ledgerDir, default ledger/), sorted. */
 export function runLedgerFiles(runDir: string, manifest: Pick<RunManifest, 'engine'>): string[] {
-  const dir = join(runDir, manifest.engine?.ledgerDir ?? LEDGER_DIR);
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.bin'))
-      .sort()
-      .map((f) => join(dir, f));
-  } catch {
-    return [];
-  }
+  return ledgerFiles(runDir, manifest.engine?.ledgerDir);
 }
 
 /** What the engine says it wrote to the ledger (engine-summary.json `ledger`): files relative to the run folder. */

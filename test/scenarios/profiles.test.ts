@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { arrivalOffsets } from '../../src/engine/clients/schedule.js';
 import { planThreads, plannedAt, runEngine, stagesOf } from '../../src/engine/engine.js';
-import { subscription } from '../../src/engine/ws-clients.js';
+import { subscription } from '../../src/sim/clients.js';
 import { fleetConfigFor } from '../../src/run/fleet-plan.js';
 import { listProfiles, loadApiConfig, loadProfile } from '../../src/run/profile.js';
 import { stepRanges, type FleetConfig } from '../../src/sim/fleet-config.js';

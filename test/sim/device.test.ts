@@ -1,5 +1,5 @@
 // The device state machine and session logic in Node: packet cutting, replay order, resend of the same packet,
-// backoff, link drops, codec mix — unit-level on DeviceCore, and end to end over real sockets (node-io.ts).
+// backoff, link drops, codec mix — unit-level on DeviceCore, and end to end over real sockets (the engine's TCP link).
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeAvlPacket } from '../../src/protocol/teltonika/index.js';
 import { codecOf, DeviceCore, deviceSettings, recordsBetween } from '../../src/sim/device.js';

@@ -6,7 +6,8 @@
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { IMEI_INDEX_LIMIT, imeiForIndex } from '../../../src/protocol/teltonika/index';
-import { fleetSteps, type ApiEndpoint } from '../../../src/sim/fleet-config';
+import { activeDevices, fillTemplate, pickEndpoint } from '../../../src/sim/clients';
+import type { ApiEndpoint } from '../../../src/sim/fleet-config';
 import { config } from './config';
 import * as m from './metrics';
 import { clientsOf } from './settings';
@@ -14,61 +15,23 @@ import { clientsOf } from './settings';
 const api = config.api;
 // no FLEET_HTTP: no API scenario, and nothing prepared for one
 const endpoints: ApiEndpoint[] = clientsOf(config).api ? (api?.endpoints ?? []) : [];
-const totalWeight = endpoints.reduce((s, e) => s + e.weight, 0);
 const token = api?.tokenEnv ? __ENV[api.tokenEnv] : undefined;
 const baseHeaders: Record<string, string> = { ...(api?.headers ?? {}) };
 if (token) baseHeaders.Authorization = `Bearer ${token}`;
-const steps = fleetSteps(config);
 
 // per endpoint: the statuses that count as success for http_req_failed (2xx/3xx, its own `expect`, and 429)
 const callbacks = endpoints.map((e) => http.expectedStatuses({ min: 200, max: 399 }, 429, ...(e.expect ?? [])));
 const headersOf = endpoints.map((e) => ({ ...baseHeaders, ...(e.body ? { 'Content-Type': 'application/json' } : {}), ...(e.headers ?? {}) }));
 
-function pick(): number {
-  let r = Math.random() * totalWeight;
-  for (let i = 0; i < endpoints.length; i++) {
-    r -= endpoints[i].weight;
-    if (r < 0) return i;
-  }
-  return endpoints.length - 1;
-}
-
 /** Devices that exist at this moment of a stepped run. */
-function activeDevices(): number {
-  const elapsed = Date.now() - (exec.scenario.startTime - (api?.startMs ?? 0));
-  let n = steps[0].devices;
-  for (const s of steps) if (s.startMs <= elapsed) n = s.devices;
-  return n;
-}
+const devicesNow = () => activeDevices(config, Date.now() - (exec.scenario.startTime - (api?.startMs ?? 0)));
 
-function fill(template: string, apiImei: string): string {
-  const now = Date.now();
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
-    switch (key) {
-      case 'imei':
-        return imeiForIndex(config.seed, Math.floor(Math.random() * activeDevices()));
-      case 'apiImei':
-        return apiImei;
-      case 'from':
-        return new Date(now - 10 * 60_000).toISOString();
-      case 'to':
-        return new Date(now).toISOString();
-      case 'nowMs':
-        return String(now);
-      case 'lat':
-        return (config.centre.latitude + (Math.random() - 0.5) * 0.05).toFixed(6);
-      case 'lon':
-        return (config.centre.longitude + (Math.random() - 0.5) * 0.05).toFixed(6);
-      default:
-        return whole;
-    }
-  });
-}
+const fill = (template: string, apiImei: string) => fillTemplate(template, config, Math.random, apiImei, Date.now(), devicesNow());
 
 export function apiRequest(): void {
   if (endpoints.length === 0 || !config.httpUrl) return;
-  const i = pick();
-  const e = endpoints[i];
+  const e = pickEndpoint(endpoints, Math.random());
+  const i = endpoints.indexOf(e);
   // writes go to IMEIs at the top of the index space, never to a simulated device (its records are checked exactly)
   const apiImei = imeiForIndex(config.seed, IMEI_INDEX_LIMIT - 1 - (exec.scenario.iterationInTest % 16));
   const url = config.httpUrl.replace(/\/$/, '') + fill(e.path, apiImei);

@@ -10,6 +10,7 @@ import { setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
 import { imeiForIndex } from '../../../src/protocol/teltonika/index';
 import { deviceSettings, recordsBetween } from '../../../src/sim/device';
+import { subscription } from '../../../src/sim/clients';
 import { fleetSteps } from '../../../src/sim/fleet-config';
 import { config, sampled } from './config';
 import * as m from './metrics';
@@ -19,15 +20,6 @@ function stepStartOf(index: number): number {
   return 0;
 }
 
-/** Device indices a client subscribes to. */
-function subscription(client: number): number[] | 'all' {
-  const ws = config.ws;
-  if (!ws || ws.subscribe === 'all') return 'all';
-  const k = Math.min(ws.subscribe, config.devices);
-  const out: number[] = [];
-  for (let j = 0; j < k; j++) out.push((client * k + j) % config.devices);
-  return out;
-}
 
 export function wsClient(): Promise<void> {
   const cfg = config.ws;
@@ -35,7 +27,7 @@ export function wsClient(): Promise<void> {
   const client = exec.scenario.iterationInTest;
   const testStart = exec.scenario.startTime - cfg.startMs;
   const closeAt = testStart + cfg.startMs + cfg.durationMs;
-  const sub = subscription(client);
+  const sub = subscription(config, client);
   const indices = sub === 'all' ? Array.from({ length: config.devices }, (_, i) => i) : sub;
   const imeis = new Set(indices.map((i) => imeiForIndex(config.seed, i)));
   const token = cfg.tokenEnv ? __ENV[cfg.tokenEnv] : undefined;

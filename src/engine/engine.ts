@@ -9,9 +9,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ENGINE_SUMMARY_FILE, type EngineSummary } from '../core/engine-summary.js';
 import { LEDGER_DIR } from '../core/ledger.js';
-import { fleetSteps, type FleetConfig } from '../sim/fleet-config.js';
+import { connectAt, deviceSettings } from '../sim/device.js';
+import { fleetSteps, stepRanges, type FleetConfig } from '../sim/fleet-config.js';
 import { runApiClients } from './api-clients.js';
-import { engineRegistry, serveMetrics, type MetricsServer } from './metrics-endpoint.js';
+import type { Registry } from 'prom-client';
+import { engineRegistry, serveMetrics, type MetricsListener, type MetricsServer } from './metrics-endpoint.js';
 import { assessGenerator, startGeneratorSampler, type GeneratorSamples, type GeneratorThresholds } from './health.js';
 import { counterTotal, type ProgressSink } from './progress.js';
 import { LATENCY_BUCKETS_S, mergeExact, mergeSnapshots, Stats, type Labels, type StatsSnapshot } from './stats.js';
@@ -29,8 +31,8 @@ export interface EngineOptions {
   workers: number;
   /** run folder: ledger/ and engine-summary.json go there; absent = neither is written */
   outDir?: string;
-  /** serve /metrics on host:port (0 = a free port); extra labels go on every series */
-  metrics?: { host: string; port: number; labels?: Labels };
+  /** serve /metrics on host:port (0 = a free port), or on a listener bound earlier; extra labels go on every series */
+  metrics?: { host: string; port: number; labels?: Labels; listener?: MetricsListener };
   sourceAddresses?: string[];
   /** the common start instant (epoch ms); default: as soon as the threads are ready */
   startAt?: number;
@@ -113,12 +115,22 @@ export function plannedAt(c: FleetConfig, elapsedMs: number, shard = { index: 0,
   return { devices: mine, stage: steps.length > 1 ? `step ${i + 1}/${steps.length}` : 'steady' };
 }
 
+/** Devices whose place in the connect spread (one interval from their step's start) lies past the run's end. */
+export function devicesNeverConnecting(c: FleetConfig): number {
+  const s = deviceSettings(c);
+  let n = 0;
+  for (const step of stepRanges(c)) for (let i = step.from; i < step.to; i++) if (connectAt(s, i, step.startMs) >= c.durationSec * 1000) n++;
+  return n;
+}
+
 export async function runEngine(o: EngineOptions): Promise<EngineRun> {
   const clock = o.clock ?? systemClock;
   const inits = planThreads(o);
+  const idle = devicesNeverConnecting(o.config);
+  if (idle > 0) o.log(`note: ${idle} of ${o.config.devices} devices would connect after the run's ${o.config.durationSec} s (a fleet connects spread over one ${o.config.intervalMs / 1000} s interval): they take no part; run longer than the interval to load every device`);
   if (inits[0].ledgerDir) mkdirSync(inits[0].ledgerDir, { recursive: true });
   const state = new EngineState(o);
-  const metrics = o.metrics ? await serveMetrics(engineRegistry(() => state.merged(), { run_id: o.runId, ...(o.metrics.labels ?? {}) }, endpointSeries(o.config)), o.metrics.host, o.metrics.port) : undefined;
+  const metrics = o.metrics ? await openMetrics(o.metrics, engineRegistry(() => state.merged(), { run_id: o.runId, ...(o.metrics.labels ?? {}) }, endpointSeries(o.config))) : undefined;
   let group: ThreadGroup | undefined;
   try {
     group = await startThreads(inits, o.workers === 0, (e) => state.onThread(e), clock);
@@ -150,6 +162,12 @@ export async function runEngine(o: EngineOptions): Promise<EngineRun> {
   const summaryFile = o.outDir ? join(o.outDir, ENGINE_SUMMARY_FILE) : undefined;
   if (summaryFile) writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   return { summary, summaryFile, loadStart: new Date(testStartMs), loadEnd, killedAtLimit, metrics, samples, generatorFigures: state.figures, counters: state.merged().counters };
+}
+
+async function openMetrics(m: NonNullable<EngineOptions['metrics']>, registry: Registry): Promise<MetricsServer> {
+  if (!m.listener) return serveMetrics(registry, m.host, m.port);
+  m.listener.serve(registry);
+  return m.listener;
 }
 
 /** API endpoints' series exist at 0 from the first scrape too. */

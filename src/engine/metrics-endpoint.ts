@@ -79,15 +79,32 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** A bound /metrics port whose registry comes later: bind first (no port race), say what to scrape, then serve. */
+export interface MetricsListener extends MetricsServer {
+  serve(registry: Registry): void;
+}
+
 /** Serves /metrics on host:port (0 = a free port). A port in use is bad input: nothing has been sent yet. */
 export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+  const l = await listenMetrics(host, port);
+  l.serve(registry);
+  return l;
+}
+
+/** Binds host:port now; until serve() is called, /metrics answers 503 (the run has not started). */
+export async function listenMetrics(host: string, port: number): Promise<MetricsListener> {
+  let registry: Registry | undefined;
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the engine serves /metrics only\n');
       return;
     }
+    if (!registry) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('the engine has not started yet\n');
+      return;
+    }
     registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (text) => res.writeHead(200, { 'content-type': registry!.contentType }).end(text),
       (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)),
     );
   });
@@ -102,6 +119,9 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   return {
     url: `http://${shownHost}:${actual}/metrics`,
     port: actual,
+    serve: (r) => {
+      registry = r;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -11,6 +11,7 @@ import { redactUrl } from '../core/redact.js';
 import { ENGINE_SUMMARY_FILE } from '../core/engine-summary.js';
 import { LEDGER_DIR } from '../core/ledger.js';
 import { runEngine, type EngineRun, type EngineTick } from '../engine/engine.js';
+import { listenMetrics, type MetricsListener } from '../engine/metrics-endpoint.js';
 import { openLiveView } from '../live/index.js';
 import { progressSink } from '../engine/progress.js';
 import { imeiForIndex } from '../protocol/teltonika/index.js';
@@ -22,7 +23,6 @@ import { writeRunOutputs } from '../report/run-outputs.js';
 import { captureSeries } from '../report/series.js';
 import { PLATFORM_JOB, startEmbeddedStack, type EmbeddedStack } from '../stack/embedded-stack.js';
 import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
-import { freePort } from '../stack/ports.js';
 import { waitForFirstScrape } from '../stack/prometheus.js';
 import { repoRoot } from '../core/repo-root.js';
 import { exitCodeFor, loadBaseline, loadSloFile, validateSloAgainst, verifyRun } from '../verify/index.js';
@@ -165,7 +165,10 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
   process.once('SIGINT', life.onSignal);
   process.once('SIGTERM', life.onSignal);
   try {
-    const metricsPort = o.metricsPort ?? (c.external ? DEFAULT_METRICS_PORT : await freePort());
+    // the engine's /metrics port is bound now, before Prometheus is told to scrape it: no other process can take it
+    const metricsListener = await listenMetrics(c.external ? '0.0.0.0' : '127.0.0.1', o.metricsPort ?? (c.external ? DEFAULT_METRICS_PORT : 0));
+    life.engineMetrics = metricsListener;
+    const metricsPort = metricsListener.port;
     const stack = c.external ? undefined : await life.startStack(c.runId, o.platformArgs, metricsPort);
     const target = c.external ?? { host: '127.0.0.1', port: (stack as EmbeddedStack).platform.tcpPort };
     const prom = stack ? prometheusEndpoint(stack.prometheus.url, {}) : (c.externalProm as PrometheusEndpoint);
@@ -182,7 +185,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     const checked = c.targetCheck ?? (await checkTarget(target.host, []));
     o.log(targetBanner(checked, target.port, { embedded: !c.external, devices: config.devices, durationSec: config.durationSec }));
     o.log(`run ${c.runId}: ${config.devices} devices → ${target.host}:${target.port} for ${config.durationSec}s (profile ${c.profile.name}); hard time limit ${Math.round(hardLimitMs(c.profile) / 1000)} s`);
-    const engine = await life.runEngine(c, config, stack, prom, metricsPort);
+    const engine = await life.runEngine(c, config, stack, prom, metricsListener);
     live?.loadDone();
     // The window closes after two more scrapes: a counter's final value is only in Prometheus from the first
     // scrape after the last ACK. Nothing is sent in this tail, so it changes no figure but the counters' edges.
@@ -256,7 +259,7 @@ class RunLife {
     return this.stack;
   }
 
-  async runEngine(c: CheckedRun, config: FleetConfig, stack: EmbeddedStack | undefined, prom: PrometheusEndpoint, metricsPort: number): Promise<EngineRun> {
+  async runEngine(c: CheckedRun, config: FleetConfig, stack: EmbeddedStack | undefined, prom: PrometheusEndpoint, metricsListener: MetricsListener): Promise<EngineRun> {
     const faultPlan = planFaults(c.profile.faults ?? [], c.loaded.durationMs, config.durationSec * 1000);
     for (const f of faultPlan) this.o.log(`  fault planned: ${f.action} at +${f.atMs / 1000}s${f.durationMs ? ` for ${f.durationMs / 1000}s` : ''} (profile: ${f.at})`);
     const engine = await runEngine({
@@ -264,7 +267,7 @@ class RunLife {
       config,
       workers: this.o.workers ?? defaultWorkers(config),
       outDir: this.runDir,
-      metrics: { host: stack ? '127.0.0.1' : '0.0.0.0', port: metricsPort },
+      metrics: { host: stack ? '127.0.0.1' : '0.0.0.0', port: metricsListener.port, listener: metricsListener },
       sourceAddresses: this.o.sourceAddresses,
       thresholds: c.profile.generator,
       hardLimitMs: hardLimitMs(c.profile),

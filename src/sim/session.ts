@@ -83,6 +83,9 @@ const KEEPALIVE_BYTES = new Uint8Array([KEEPALIVE]);
 export async function runDevice(core: DeviceCore, io: DeviceIO, ev: DeviceEvents, t: SessionTiming): Promise<number> {
   let sessions = 0;
   const disruption: Disruption = { since: undefined };
+  // a device whose place in the connect spread lies past the deadline takes no record: it never connects, and the
+  // run does not wait for it
+  if (core.connectAt >= t.deadline) return 0;
   // a device waits for its place in the fleet's connect spread (and for its step, if that starts later)
   if (core.connectAt > io.now()) await io.sleep(core.connectAt - io.now());
   for (;;) {

@@ -42,7 +42,7 @@ export interface VerifyInput {
   pgUrl?: string; // real URLs incl. secrets (never written anywhere)
   baseline?: Report;
   failOnWarn?: boolean;
-  /** Wait for the last scrape/remote-write before querying (default 0; the run passes it). */
+  /** Wait for the last scrape before querying (default 0; the run passes it). */
   settleMs?: number;
   /** Reasons the run orchestration already knows make the run invalid (generator overloaded, ...). */
   invalidReasons?: string[];

@@ -127,14 +127,15 @@ export class PointMaker {
     const s = tick.counts;
     const prev = this.prev;
     const dt = prev ? (tick.elapsedMs - prev.tick.elapsedMs) / 1000 : 0;
-    const rate = (name: string) => (prev && dt > 0 ? Math.max(0, counterSum(s, name) - counterSum(prev.tick.counts, name)) / dt : null);
+    // the engine's last tick comes right after its last regular one: a rate over a few ms would be a false spike
+    const rate = (name: string) => (prev && dt >= 0.5 ? Math.max(0, counterSum(s, name) - counterSum(prev.tick.counts, name)) / dt : null);
     const merged = Object.fromEntries(LATENCIES.map((id) => [id, mergedHistogram(s, id)]));
     const oldest = this.window[0];
     this.window.push(merged);
     if (this.window.length > PERCENTILE_WINDOW_TICKS) this.window.shift();
     const q = (id: (typeof LATENCIES)[number], p: number) => bucketQuantileMs(bucketDelta(merged[id], this.window.length >= PERCENTILE_WINDOW_TICKS ? oldest?.[id] : undefined), p);
     const wall = prev ? proc.atMs - prev.proc.atMs : 0;
-    const cpu = prev && wall > 0 ? ((proc.cpuMicros - prev.proc.cpuMicros) / 1000 / wall / this.cores) * 100 : null;
+    const cpu = prev && wall >= 500 ? ((proc.cpuMicros - prev.proc.cpuMicros) / 1000 / wall / this.cores) * 100 : null;
     const loops = Object.values(loopDelays(s));
     const values: Record<Field, number | null> = {
       t: Math.round(tick.elapsedMs / 100) / 10,

@@ -54,10 +54,13 @@ describe('the live view of a real run in Chromium', () => {
     const run = await startRun(runId);
     const origin = new URL(run.url).origin;
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const launch = () =>
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+    // once more if Chromium dies while starting (seen on the two shared cores when other browsers start at once)
+    const browser = await launch().catch(() => launch());
     const requests: string[] = [];
     const errors: string[] = [];
     try {

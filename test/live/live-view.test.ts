@@ -53,6 +53,9 @@ describe('points and history', () => {
     expect(p1[col('cpuPercent')]).toBe(25); // 0.5 CPU-s in 1 s on 2 cores
     expect(p1[col('loopP99')]).toBe(4);
     expect(p1[col('rssMb')]).toBe(60);
+    // the engine's extra tick at the very end, 20 ms after the last: no rate rather than a 50-fold spike
+    const p2 = m.next({ ...tick(2.02, 1, 30, stats) }, { atMs: 1020, cpuMicros: 510_000, rssBytes: 60e6 }, NO_PLATFORM);
+    expect(p2[col('sentPerSec')]).toBeNull();
     expect(bucketQuantileMs({ buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sumSeconds: 400, count: 1 }, 0.5)).toBeNull(); // beyond 300 s
   });
 

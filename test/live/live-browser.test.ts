@@ -20,9 +20,16 @@ if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is m
 const reportsDir = mkdtempSync(join(tmpdir(), 'live-'));
 let child: ChildProcess | undefined;
 
-afterAll(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-});
+// a failed test leaves the run going: SIGTERM lets fleetload stop its embedded stack (SIGKILL would orphan it)
+afterAll(async () => {
+  const c = child;
+  if (!c || c.exitCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
+  await gone;
+  clearTimeout(timer);
+}, 40_000);
 
 /** Starts `fleetload run … --web 0` and resolves with the live view's URL from its log. */
 function startRun(runId: string): Promise<{ url: string; exit: Promise<number>; stderr: () => string }> {

@@ -23,6 +23,7 @@ interface PlatformFlags {
   allowImeisFile?: string;
   apiTokenFile?: string;
   logLevel: string;
+  exitWithParent?: boolean;
   faultHttpLatencyMs?: number;
   faultHttpErrorRatio?: number;
   faultAckedNotStoredRatio?: number;
@@ -77,6 +78,7 @@ export function registerPlatform(program: Command): void {
     .option('--api-token-file <path>', 'bearer token for /v1, /admin and /ws (or FLEET_API_TOKEN / FLEET_API_TOKEN_FILE)');
   for (const { option } of intOptions()) command.addOption(option);
   command
+    .option('--exit-with-parent', 'shut down when the process that started this one is gone (the embedded stack sets it, so a killed run leaves no platform behind)', false)
     .option('--enable-admin', 'serve /admin/* (fault knobs, device link drop); needs an API token unless --host is loopback', false)
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--fault-http-latency-ms <ms>', 'FAULT: extra latency on /v1/* requests', nonNegative('--fault-http-latency-ms'))
@@ -92,7 +94,7 @@ async function runPlatform(flags: PlatformFlags): Promise<void> {
   const log = defaultLogger(flags.logLevel);
   const options = platformOptions(flags);
   // Signals are taken over before anything starts, so a SIGTERM during start-up also ends cleanly.
-  const stopSignal = stopSignalOnce(log);
+  const stopSignal = stopSignalOnce(log, flags.exitWithParent === true);
   let embedded: EmbeddedPg | undefined;
   installFatalHandlers(log, () => embedded);
   let pgUrl = options.pgUrl;
@@ -162,8 +164,11 @@ function faultFlags(flags: PlatformFlags): Partial<FaultSettings> {
   }
 }
 
-/** Resolves with the first SIGTERM/SIGINT; later ones are only logged. */
-function stopSignalOnce(log: Logger): Promise<string> {
+/**
+ * Resolves with the first SIGTERM/SIGINT (later ones are only logged) — or, with `withParent`, once the parent is
+ * gone: a SIGKILLed run cannot stop its children, so its platform notices that it was re-parented and stops itself.
+ */
+function stopSignalOnce(log: Logger, withParent: boolean): Promise<string> {
   return new Promise<string>((resolve) => {
     let seen = false;
     const on = (sig: string) => () => {
@@ -173,6 +178,16 @@ function stopSignalOnce(log: Logger): Promise<string> {
     };
     process.on('SIGTERM', on('SIGTERM'));
     process.on('SIGINT', on('SIGINT'));
+    if (withParent) {
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid === parent) return;
+        clearInterval(watch);
+        log.warn({ parent }, 'the process that started the platform is gone: shutting down');
+        on('parent-exit')();
+      }, 1000);
+      watch.unref();
+    }
   });
 }
 

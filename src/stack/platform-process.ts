@@ -28,7 +28,7 @@ export interface PlatformProcessOptions {
  */
 export async function startPlatformProcess(opts: PlatformProcessOptions): Promise<PlatformProcess> {
   const cli = join(repoRoot(), 'dist', 'cli.js');
-  const args = [cli, 'platform', '--host', '127.0.0.1', '--tcp-port', String(opts.tcpPort ?? 0), '--http-port', String(opts.httpPort ?? 0), '--enable-admin', ...(opts.extraArgs ?? [])];
+  const args = [cli, 'platform', '--host', '127.0.0.1', '--tcp-port', String(opts.tcpPort ?? 0), '--http-port', String(opts.httpPort ?? 0), '--enable-admin', '--exit-with-parent', ...(opts.extraArgs ?? [])];
   const child = spawnTracked(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PG_URL: opts.pgUrl },

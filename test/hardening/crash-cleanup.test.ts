@@ -65,4 +65,30 @@ describe('platform crash on the embedded stack', () => {
     await eventually(() => processesMentioning(tmp).length === 0, 5000);
     expect(readdirSync(tmp), 'temporary folders left behind').toEqual([]);
   }, 90_000);
+
+  it('with --exit-with-parent (as the embedded stack starts it), a SIGKILLed parent leaves no platform and no PostgreSQL', async () => {
+    // a parent that starts the platform, says its pid, and is then killed without any chance to clean up
+    const parentScript = `
+      const { spawn } = require('node:child_process');
+      const c = spawn(process.execPath, [${JSON.stringify(entry)}, 'platform', '--tcp-port', '0', '--http-port', '0', '--exit-with-parent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      c.stdout.on('data', (d) => { if (String(d).includes('"ready"')) console.log('platform ' + c.pid); });
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript], { env: { ...process.env, PG_URL: '', PG_URL_FILE: '', TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually(() => /platform \d+/.test(out), 60_000);
+    const platformPid = Number(/platform (\d+)/.exec(out)![1]);
+    expect(processesMentioning(tmp).length).toBeGreaterThan(0);
+    parent.kill('SIGKILL');
+    // the platform notices within a second that it was re-parented, shuts down and stops its PostgreSQL
+    await eventually(() => {
+      try {
+        process.kill(platformPid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 20_000);
+    await eventually(() => processesMentioning(tmp).length === 0, 10_000);
+  }, 90_000);
 });

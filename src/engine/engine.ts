@@ -214,6 +214,7 @@ class EngineState {
   private connectedPeak = 0;
   private readonly mainLoop = monitorEventLoopDelay({ resolution: 10 });
   private readonly mainWhole = monitorEventLoopDelay({ resolution: 10 });
+  private readonly cpuAtStart = process.cpuUsage();
 
   constructor(private readonly o: EngineOptions) {
     this.mainLoop.enable();
@@ -271,7 +272,8 @@ class EngineState {
       planned: plan.devices,
       sent: counterTotal(m, 'records_sent'),
       acked: counterTotal(m, 'records_acked'),
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      // since the load started, so the first line's rate is not the whole start-up's CPU over one second
+      cpuSeconds: (cpu.user + cpu.system - this.cpuAtStart.user - this.cpuAtStart.system) / 1e6,
       ackP95UpToMs: ack && ack.count > 0 && p95Index >= 0 ? LATENCY_BUCKETS_S[p95Index] * 1000 : undefined,
       errors: counterTotal(m, 'device_errors') + counterTotal(m, 'api_errors') + counterTotal(m, 'ws_errors'),
       cores: cpus().length || 1,

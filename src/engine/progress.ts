@@ -38,7 +38,8 @@ export function formatProgress(f: ProgressFigures, r: Rates): string {
 
 /** Rates between two progress figures (the previous printed line and this one). */
 export function ratesBetween(prev: ProgressFigures | undefined, f: ProgressFigures): Rates {
-  const dt = Math.max(0.001, (f.elapsedMs - (prev?.elapsedMs ?? 0)) / 1000);
+  // at least half a second: the first line comes about a second after the start, not at it
+  const dt = Math.max(0.5, (f.elapsedMs - (prev?.elapsedMs ?? 0)) / 1000);
   return {
     sentPerSec: (f.sent - (prev?.sent ?? 0)) / dt,
     ackedPerSec: (f.acked - (prev?.acked ?? 0)) / dt,

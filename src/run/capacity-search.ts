@@ -187,7 +187,7 @@ function shapeOf(p: Plan, measuredPerDevice?: number): FleetShape {
     apiRatePer1000: p.apiPer1000,
     wsClientsPer1000: p.wsPer1000,
     recordsPerDeviceSec: rate,
-    recordsPerDeviceSource: measuredPerDevice !== undefined ? 'measured: records sent per device per second at the first step' : 'from the interval (no step measured)',
+    recordsPerDeviceSource: measuredPerDevice !== undefined ? 'measured: records ACKed per device per second over the steady part of the first passing step' : 'from the interval (no step passed)',
     parkedShare,
   };
 }
@@ -246,8 +246,8 @@ async function runStep(c: StepContext, index: number, devices: number, phase: Se
       invalidReasons: manifest.invalidReasons ?? [],
     });
     writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    const settle = findSteadyStart(sampler.samples, { minSettleSec: Math.min(5, Math.max(1, Math.floor(c.plan.policy.holdSec / 5))), minSteadySec: Math.max(3, Math.floor(c.plan.policy.holdSec / 3)) });
-    return { step: stepRecord({ name, index, devices, phase, dir: `steps/${name}`, engine, report, settle, samples: sampler.samples, offeredRate: devices * shapeOf(c.plan).recordsPerDeviceSec }), engine };
+    const settle = findSteadyStart(sampler.samples.filter((x) => x.t <= c.plan.policy.holdSec + 0.05), { minSettleSec: Math.min(5, Math.max(1, Math.floor(c.plan.policy.holdSec / 5))), minSteadySec: Math.max(3, Math.floor(c.plan.policy.holdSec / 3)) });
+    return { step: stepRecord({ name, index, devices, phase, dir: `steps/${name}`, engine, report, settle, samples: sampler.samples, offeredRate: devices * shapeOf(c.plan).recordsPerDeviceSec, holdSec: c.plan.policy.holdSec }), engine };
   } finally {
     await engine.metrics?.close();
   }
@@ -284,6 +284,7 @@ interface StepFacts {
   settle: SettleResult;
   samples: SearchStep['samples'];
   offeredRate: number;
+  holdSec: number;
 }
 
 /**
@@ -300,7 +301,9 @@ export function stepRecord(f: StepFacts): SearchStep {
   }
   const outcome: StepOutcome = generatorReasons.length > 0 ? 'generator-bound' : failed.length > 0 ? 'fail' : 'pass';
   const steadySec = f.settle.steadyStartSec;
-  const ackedRate = steadyAckedRate(f.samples, steadySec);
+  const ackedRate = steadyAckedRate(f.samples, steadySec, f.holdSec);
+  // the step's figures end where its devices stop sending, not where the engine finished waiting for the last ACKs
+  const sendEnd = new Date(Math.min(f.engine.loadEnd.getTime(), f.engine.loadStart.getTime() + f.holdSec * 1000));
   const start = f.engine.loadStart;
   return {
     index: f.index,
@@ -308,7 +311,7 @@ export function stepRecord(f: StepFacts): SearchStep {
     devices: f.devices,
     phase: f.phase,
     start: start.toISOString(),
-    end: f.engine.loadEnd.toISOString(),
+    end: sendEnd.toISOString(),
     steadyStart: new Date(start.getTime() + steadySec * 1000).toISOString(),
     settle: f.settle,
     samples: f.samples,
@@ -326,13 +329,14 @@ export function stepRecord(f: StepFacts): SearchStep {
 
 /**
  * Records/s ACKed over the steady part from the cumulative count (first sample at or after the steady start to the
- * last before the devices stop): the per-second rates jitter with when each thread's snapshot arrives, the total does not.
+ * last one before the devices stop at the end of the hold): the per-second rates jitter with when each thread's
+ * snapshot arrives, the total does not.
  */
-export function steadyAckedRate(samples: SearchStep['samples'], steadySec: number): number | undefined {
-  const part = samples.filter((s) => s.t >= steadySec && s.acked !== undefined);
+export function steadyAckedRate(samples: SearchStep['samples'], steadySec: number, holdSec: number): number | undefined {
+  // after holdSec the devices have stopped sending and the engine only waits for their last ACKs and closes
+  const part = samples.filter((s) => s.t >= steadySec && s.t <= holdSec + 0.05 && s.acked !== undefined);
   if (part.length < 2) return undefined;
-  // the last sample can fall after the devices stopped sending (the engine waits for their last ACKs)
-  const last = part.length > 2 ? part[part.length - 2] : part[part.length - 1];
+  const last = part[part.length - 1];
   const dt = last.t - part[0].t;
   return dt > 0 ? ((last.acked as number) - (part[0].acked as number)) / dt : undefined;
 }
@@ -350,12 +354,10 @@ async function searchLoop(c: StepContext, started: number): Promise<{ steps: Sea
       return { steps, stop: { reason: 'time-budget' as StopReason, explanation: `the next step (${next.devices} devices, ~${Math.round(costSec)} s) would end past --max-duration ${c.plan.policy.maxDurationSec}s` }, perDevice };
     }
     const t0 = Date.now();
-    const { step, engine } = await runStep(c, steps.length, next.devices, next.phase);
+    const { step } = await runStep(c, steps.length, next.devices, next.phase);
     costSec = Math.max(costSec, (Date.now() - t0) / 1000);
-    if (perDevice === undefined && engine.summary.records.sent > 0) {
-      const secs = (engine.loadEnd.getTime() - engine.loadStart.getTime()) / 1000;
-      perDevice = engine.summary.records.sent / secs / next.devices;
-    }
+    // the shape's records/s per device: ACKed over the first step's steady part, where the platform keeps up (ACKed = sent)
+    if (perDevice === undefined && step.outcome === 'pass' && step.ackedRate !== undefined) perDevice = step.ackedRate / next.devices;
     steps.push(step);
     c.log(`  ${step.name}: ${step.outcome}${step.failed.length ? ` (${step.failed.map((x) => x.objective).join(', ')})` : ''}; ACK p95 ${step.ackP95Ms?.toFixed(0) ?? '–'} ms, ${step.ackedRate?.toFixed(1) ?? '–'} records/s ACKed; ${step.settle.explanation}`);
   }

@@ -72,5 +72,9 @@ describe('capacity search against calibrated ceilings', () => {
     expect(cap).toMatchObject({ devices: 80, generatorBound: true, bracket: { pass: 80, fail: null } });
     expect(cap.limitedBy).toMatch(/load generator: the load generator is limited to 80 devices/);
     expect(lines.join('\n')).toMatch(/GENERATOR-BOUND: a lower bound/);
+    // report.html draws the search path and says generator-bound
+    const html = readFileSync(join(out.runDir, 'report.html'), 'utf8');
+    expect(html).toContain('Search path');
+    expect(html).toContain('generator-bound: a lower bound');
   }, 180_000);
 });

@@ -238,6 +238,7 @@ describe('what saturated between the last pass and the first fail', () => {
   const m = (devices: number, x: Record<string, number>) => ({ name: `n${devices}`, devices, start: '', end: '', steadyStart: '', steadySeconds: 5, ...x });
   it('names the database writer when its queue grows past one record per device', () => {
     const r = limitingResources(m(200, { writerQueueMax: 20, batchP95: 0.1 }), m(250, { writerQueueMax: 900, batchP95: 0.1, connectedDevices: 200 }));
+    expect(limitingResources(m(200, { writerQueueMax: 20 }), m(250, { writerQueueMax: 30 }))).toEqual([]);
     expect(r[0]).toMatch(/^database writer: 900 records queued uncommitted at 250 devices \(20 at 200\)/);
     expect(r.join(' ')).not.toMatch(/connections/);
   });
@@ -248,9 +249,9 @@ describe('what saturated between the last pass and the first fail', () => {
 });
 
 describe('steady ACKed rate from the cumulative count', () => {
-  it('ignores the jitter of per-second rates and the last sample after the devices stop', () => {
-    const acked = [0, 100, 150, 350, 400, 600, 700, 700];
+  it('ignores the jitter of per-second rates and the drain after the devices stop', () => {
+    const acked = [0, 100, 150, 350, 400, 600, 700, 700, 700];
     const s = acked.map((a, i) => ({ t: i + 1, ackedRate: i ? a - acked[i - 1] : 0, acked: a }));
-    expect(steadyAckedRate(s, 2)).toBeCloseTo((700 - 100) / 5, 9);
+    expect(steadyAckedRate(s, 2, 7)).toBeCloseTo((700 - 100) / 5, 9);
   });
 });

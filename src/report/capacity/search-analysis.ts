@@ -117,7 +117,9 @@ export function limitingResources(pass: StepMetrics | undefined, fail: StepMetri
   if (!fail) return [];
   const out: string[] = [];
   const q0 = pass?.writerQueueMax ?? 0;
-  if (fail.writerQueueMax !== undefined && fail.writerQueueMax > Math.max(2 * q0, fail.devices)) {
+  // a device has at most a few packets unACKed (it waits for each ACK), so a queue holding a quarter of the fleet's
+  // records — and twice what it held at the last pass — means the writer no longer keeps up
+  if (fail.writerQueueMax !== undefined && fail.writerQueueMax > Math.max(2 * q0, 0.25 * fail.devices, 10)) {
     out.push(`database writer: ${fmt(fail.writerQueueMax)} records queued uncommitted at ${fail.devices} devices (${fmt(q0)} at ${pass?.devices ?? '–'})`);
   }
   if ((fail.poolWaitingMax ?? 0) > 0) out.push(`database pool: up to ${fmt(fail.poolWaitingMax)} queries waited for a connection`);

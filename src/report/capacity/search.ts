@@ -45,7 +45,7 @@ export interface SearchStep {
   name: string;
   devices: number;
   phase: 'grow' | 'bisect';
-  /** ISO: the engine's load window and the start of its steady part */
+  /** ISO: the engine's load start, the end of its hold (devices stop sending) and the start of its steady part */
   start: string;
   end: string;
   steadyStart: string;

@@ -78,6 +78,17 @@ ${rows}
 </tbody></table>`;
 }
 
+/** An adaptive search's path in the order it ran: device count, pass/fail, what failed (capacity-search.json). */
+function searchPath(a: CapacityAnalysis): string {
+  const s = a.search;
+  if (!s) return '';
+  const mark = (o: string) => (o === 'pass' ? '✓' : o === 'fail' ? '✗' : '⚠ generator');
+  const steps = s.path.map((p) => `<li class="st-${p.outcome === 'pass' ? 'pass' : 'fail'}">${p.devices} ${mark(p.outcome)} <span class="desc">${esc(p.phase)}${p.ackP95Ms !== undefined ? `, ACK p95 ${fmt(p.ackP95Ms)} ms` : ''}${p.ackedRate !== undefined ? `, ${fmt(p.ackedRate)} records/s` : ''}${p.failed.length ? `, ${esc(p.failed.join(', '))}` : ''}${p.settled ? '' : ', not settled'}</span></li>`);
+  const c = a.capacity;
+  return `<h3>Search path</h3><ol class="search-path">${steps.join('')}</ol>
+<p>bracket [${c.bracket?.pass ?? '–'}, ${c.bracket?.fail ?? '–'}]${c.recordsPerSecond !== null && c.recordsPerSecond !== undefined ? ` · ${fmt(c.recordsPerSecond)} records/s at capacity` : ''}${c.limitedBy ? ` · limited by ${esc(c.limitedBy)}` : ''}${c.generatorBound ? ' · <b>generator-bound: a lower bound, not the platform\'s capacity</b>' : ''} · stopped: ${esc(s.stop.explanation)}</p>`;
+}
+
 function capacitySection(a: CapacityAnalysis | undefined): string {
   if (!a) return '';
   const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(0)} %`);
@@ -98,7 +109,7 @@ function capacitySection(a: CapacityAnalysis | undefined): string {
 <tr><th>predicted peak N*</th><td>${a.usl.nStar === null ? 'none (κ ≈ 0)' : Math.round(a.usl.nStar)}</td></tr><tr><th>X(N*)</th><td>${a.usl.xStar === null ? 'unbounded' : `${fmt(a.usl.xStar)} records/s`}</td></tr>
 <tr><th>constraint</th><td>${esc(a.usl.constraint)}</td></tr><tr><th>throughput</th><td>${esc(a.usl.throughputMetric)}, ${a.usl.points} points</td></tr></table>
 ${a.usl.warnings.map((w) => `<p class="warnline">${esc(w)}</p>`).join('')}`
-    : '<p class="empty">No USL fit: it needs throughput at three or more distinct device counts.</p>';
+    : `<p class="empty">No USL fit: ${esc(a.uslSkipped ?? 'it needs throughput at three or more distinct device counts')}.</p>`;
   const g = a.growth;
   const growth = g
     ? `<table class="kv"><tr><th>bytes per record</th><td>${fmt(g.bytesPerRow)} B <div class="desc">${esc(g.bytesPerRowBasis)}</div></td></tr>
@@ -118,9 +129,10 @@ ${g.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}`
 <div class="fig"><div class="big">${a.headroom ? pct(a.headroom.ratio) : '–'}</div><div>headroom${a.headroom ? ` vs ${a.headroom.plannedDevices} planned` : ' (no --planned-devices)'}</div></div>
 </div>
 <p>${esc(a.capacity.explanation)}</p>
+${searchPath(a)}
 ${a.capacity.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}
 ${a.headroom ? `<p>${esc(a.headroom.explanation)}</p>` : ''}
-${a.knee ? `<p>${esc(a.knee.explanation)}${a.kneeCrossCheck ? ` Cross-check (${esc(a.kneeCrossCheck.method)}): ${a.kneeCrossCheck.x}.` : ''}</p>` : '<p>No knee in the latency curve within the tested range.</p>'}
+${a.knee ? `<p>${esc(a.knee.explanation)}${a.kneeCrossCheck ? ` Cross-check (${esc(a.kneeCrossCheck.method)}): ${a.kneeCrossCheck.x}.` : ''}</p>` : `<p>${esc(a.kneeCheck?.explanation ?? 'No knee in the latency curve within the tested range.')}</p>`}
 <h3>Steps (steady state: the first ${Math.round(a.settle.fraction * 100)} % of each step, at most ${a.settle.maxSeconds} s, is dropped)</h3>
 <table class="steps"><thead><tr><th>step</th><th>devices</th><th>steady</th><th>sent/s</th><th>stored/s</th><th>ACK p95 ms</th><th>batch p95 ms</th><th>lag p95 s</th><th>error ratio</th><th>CPU cores</th><th>SLOs</th></tr></thead>
 <tbody>${stepRows}</tbody></table>

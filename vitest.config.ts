@@ -30,6 +30,9 @@ const E2E = [
   'test/verify/reconcile.test.ts',
 ];
 
+// Measurements of the platform's own ceiling: they run last, alone, so no other test's load moves the ceiling.
+const ALONE = ['test/capacity/capacity-search.e2e.test.ts'];
+
 export default defineConfig({
   test: {
     globalSetup: ['test/global-tmp.ts'],
@@ -39,11 +42,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: E2E, testTimeout: 30_000, hookTimeout: 60_000 },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...E2E, ...ALONE], testTimeout: 30_000, hookTimeout: 60_000 },
       },
       {
         extends: true,
-        test: { name: 'e2e', include: E2E, testTimeout: 30_000, hookTimeout: 180_000 },
+        test: { name: 'e2e', include: E2E, exclude: ALONE, testTimeout: 30_000, hookTimeout: 180_000 },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e-alone', include: ALONE, testTimeout: 30_000, hookTimeout: 180_000, sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -8,14 +8,12 @@
 // Goals (issue "own load engine"): ≤ 25 KB RSS per device at 10,000 devices (k6 held 94–116 KB); engine-added ACK
 // p95 ≤ 2 ms at 10,000 devices; ≥ 20,000 packets/s per worker core; 50,000 devices over several source addresses.
 // Each device needs a descriptor here and one in the ACK server: as root the benchmark raises its own limits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { latencySummary, mergeExact } from '../src/engine/stats.js';
-import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { runEngine } from '../src/engine/engine.js';
-import { encodeAck, encodeLoginReply, TeltonikaFramer } from '../src/protocol/teltonika/index.js';
+import { runZeroAckServer, startZeroAckServer } from './lib/zero-ack.js';
 import type { FleetConfig } from '../src/sim/fleet-config.js';
 
 const { values: args } = parseArgs({
@@ -34,30 +32,6 @@ const { values: args } = parseArgs({
 });
 
 const K6_EARLIER = 'k6 v2.2.0 (the earlier generator, measured on this machine): 94–116 KB RSS per device, 943–1,154 MB at 10,000 devices';
-
-/** The zero-work ACK server, run as `--acker` in a child process: prints its port, ACKs every packet at once. */
-async function acker(): Promise<void> {
-  const server = net.createServer((s) => {
-    s.setNoDelay(true);
-    s.on('error', () => {});
-    const framer = new TeltonikaFramer();
-    s.on('data', (chunk) => {
-      for (const f of framer.push(chunk)) {
-        if (f.type === 'login') s.write(encodeLoginReply(true));
-        else if (f.type === 'avl') s.write(encodeAck(f.bytes[9]));
-      }
-    });
-  });
-  server.maxConnections = 200_000;
-  await new Promise<void>((r) => server.listen({ port: 0, host: '0.0.0.0', backlog: 8192 }, r));
-  process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
-}
-
-async function startAcker(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [process.argv[1], '--acker'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return { port: Number(line), child };
-}
 
 function fleet(port: number, devices: number, durationSec: number, intervalMs: number): FleetConfig {
   return {
@@ -163,7 +137,7 @@ async function manyDevices(durationSec: number): Promise<void> {
   const many = Number(args.many);
   const perProcess = hardFdLimit() - 2000;
   const shards = Math.max(1, Math.ceil(many / perProcess));
-  const ackers = await Promise.all(Array.from({ length: shards }, () => startAcker()));
+  const ackers = await Promise.all(Array.from({ length: shards }, () => startZeroAckServer()));
   const startAt = Date.now() + 3000;
   try {
     const t0 = Date.now();
@@ -200,7 +174,7 @@ function memoryChild(port: number, devices: number, durationSec: number): Promis
 }
 
 async function main(): Promise<void> {
-  if (args.acker) return acker();
+  if (args.acker) return runZeroAckServer();
   if (args['memory-child']) {
     const n = Number(args['memory-child']);
     const f = await scenario('memory', fleet(Number(args.port), n, Number(args.duration), 10_000), Number(args.workers));
@@ -211,7 +185,7 @@ async function main(): Promise<void> {
   const want = new Set(args.scenarios.split(','));
   const durationSec = Number(args.duration);
   const devices = Number(args.devices);
-  const ack = await startAcker();
+  const ack = await startZeroAckServer();
   process.stdout.write(`earlier: ${K6_EARLIER}\n`);
   try {
     if (want.has('memory')) {

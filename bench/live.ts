@@ -6,14 +6,13 @@
 //   npm run bench:live
 //   node dist/bench/live.js [--devices 10000] [--duration 30] [--tabs 5] [--rounds 1]
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { runEngine, type EngineTick } from '../src/engine/engine.js';
 import { openLiveView } from '../src/live/index.js';
-import { encodeAck, encodeLoginReply, TeltonikaFramer } from '../src/protocol/teltonika/index.js';
+import { runZeroAckServer } from './lib/zero-ack.js';
 import type { FleetConfig } from '../src/sim/fleet-config.js';
 import { loadSloFile } from '../src/verify/index.js';
 
@@ -27,24 +26,6 @@ const { values: args } = parseArgs({
     reader: { type: 'string' },
   },
 });
-
-/** `--acker`: the zero-work ACK server; prints its port. */
-async function acker(): Promise<void> {
-  const server = net.createServer((s) => {
-    s.setNoDelay(true);
-    s.on('error', () => {});
-    const framer = new TeltonikaFramer();
-    s.on('data', (chunk) => {
-      for (const f of framer.push(chunk)) {
-        if (f.type === 'login') s.write(encodeLoginReply(true));
-        else if (f.type === 'avl') s.write(encodeAck(f.bytes[9]));
-      }
-    });
-  });
-  server.maxConnections = 200_000;
-  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 8192 }, r));
-  process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
-}
 
 /** `--reader URL --tabs n`: n open pages' event streams, read to the end (a browser's share of the work, elsewhere). */
 async function reader(url: string, tabs: number): Promise<void> {
@@ -126,7 +107,7 @@ async function once(port: number, withView: boolean): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  if (args.acker) return acker();
+  if (args.acker) return runZeroAckServer();
   if (args.reader) return reader(args.reader, Number(args.tabs));
   const ack = await child(['--acker']);
   const port = Number(await ack.line);

@@ -10,6 +10,8 @@ export interface PrometheusClient {
   query(expr: string, at: Date, who: string): Promise<Measurement>;
   /** Raw samples of a range selector evaluated at `at` (an instant query of `sel[range]`). */
   samples(expr: string, at: Date, who: string): Promise<Series[]>;
+  /** Every series of an instant vector at `at`, with its labels. */
+  vector(expr: string, at: Date, who: string): Promise<Array<{ metric: Record<string, string>; value: number }>>;
   /** The scrape interval of each active target's job, seconds (from /api/v1/targets). */
   scrapeIntervals(): Promise<Map<string, number>>;
   /** Sends the expression to Prometheus' parser (an instant query at `at`): Prometheus' error text, or undefined. */
@@ -111,6 +113,11 @@ export function prometheusClient(base: string | PrometheusEndpoint, opts: { time
         if (job && sec) out.set(job, sec);
       }
       return out;
+    },
+    async vector(expr, at, who) {
+      const json = await instant(expr, at, who);
+      if (json.data!.resultType !== 'vector') throw badInput(`${who}: expected an instant vector, got a ${json.data!.resultType}\n  query: ${expr}`);
+      return (json.data!.result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((r) => ({ metric: r.metric, value: parseSampleValue(r.value[1]) }));
     },
     async query(expr, at, who) {
       const json = await instant(expr, at, who);

@@ -129,3 +129,26 @@ function medianStep(ts: number[]): number | undefined {
   const steps = ts.slice(1).map((t, i) => t - ts[i]).sort((a, b) => a - b);
   return steps[Math.floor(steps.length / 2)];
 }
+
+/**
+ * For `histogram_quantile(q, INNER)`: the histogram bucket that holds the q-quantile, and how many samples the
+ * histogram holds. PromQL interpolates linearly inside that bucket, so the figure is a guess between the bucket's
+ * bounds — the report says which bounds, and n, instead of presenting the guess as exact. undefined when the
+ * expression is not a plain histogram_quantile or its buckets have no samples.
+ */
+export async function quantileBucketNote(prom: PrometheusClient, expr: string, at: Date, who: string): Promise<string | undefined> {
+  const m = /^\s*histogram_quantile\(\s*([0-9.]+)\s*,\s*([\s\S]+)\)\s*$/.exec(expr);
+  if (!m) return undefined;
+  const q = Number(m[1]);
+  const rows = (await prom.vector(m[2], at, `the buckets of ${who}`))
+    .map((r) => ({ le: r.metric.le === '+Inf' ? Infinity : Number(r.metric.le), count: r.value }))
+    .filter((r) => Number.isFinite(r.count) && !Number.isNaN(r.le))
+    .sort((a, b) => a.le - b.le);
+  const total = rows.find((r) => r.le === Infinity)?.count;
+  if (!total || total <= 0) return undefined;
+  const i = rows.findIndex((r) => r.count >= q * total);
+  if (i < 0) return undefined;
+  const lower = i > 0 ? rows[i - 1].le : 0;
+  const upper = rows[i].le === Infinity ? '+Inf' : String(rows[i].le);
+  return `n = ${Math.round(total)}; the p${Math.round(q * 100)} lies in the bucket (${lower}, ${upper}] — the value is PromQL's interpolation inside it`;
+}

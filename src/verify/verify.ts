@@ -11,7 +11,7 @@ import { openPostgres, type PostgresSession } from './evidence-postgres.js';
 import { prometheusClient, type PrometheusClient } from './evidence-prometheus.js';
 import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
-import { coverageProblems, exactIncrease, exactIncreaseSelector, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
+import { coverageProblems, exactIncrease, exactIncreaseSelector, quantileBucketNote, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
 import { repoRoot } from '../core/repo-root.js';
 import { ledgerMeasurement, reconcile, runLedgerFiles, type LedgerExpectation, type ReconcileOutcome } from './reconcile.js';
@@ -132,7 +132,11 @@ export async function verifyRun(input: VerifyInput): Promise<Report> {
         case 'prometheus': {
           const expanded = expandPromQL(query, ctx);
           const selector = exactIncreaseSelector(expanded);
-          return selector !== undefined ? exactIncrease(prom!, selector, ctx, who) : prom!.query(expanded, ctx.end, who);
+          if (selector !== undefined) return exactIncrease(prom!, selector, ctx, who);
+          const m = await prom!.query(expanded, ctx.end, who);
+          // a percentile read from histogram buckets says which bucket it lies in, not only the interpolated figure
+          const note = query === o.query && m.value !== null ? await quantileBucketNote(prom!, expanded, ctx.end, who) : undefined;
+          return note ? { ...m, note } : m;
         }
         case 'postgres':
           return pgSession!.query(query, ctx, who);

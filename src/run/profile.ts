@@ -200,73 +200,26 @@ function maxDurationOf(text: string | undefined, durationMs: number, at: (path: 
   return ms;
 }
 
+/** Builds an error that points at a profile field: `file:line: msg`. */
+type At = (path: Array<string | number>, msg: string) => Error;
+
+const msOf = (text: string | undefined, fallback: string) => parseDurationMs(text ?? fallback) as number;
+
 /** Loads a profile by name (scenarios/profiles/<name>.yaml) or by path; every error names file, line and field. */
 export function loadProfile(nameOrPath: string): Profile {
-  const file = nameOrPath.endsWith('.yaml') || nameOrPath.includes('/') ? nameOrPath : join(profilesDir(), `${nameOrPath}.yaml`);
-  if (!existsSync(file)) {
-    throw badInput(`profile "${nameOrPath}" not found (looked for ${file}); known profiles: ${listProfiles().join(', ')}`);
-  }
+  const file = profileFileOf(nameOrPath);
   const src = readValidated(file, 'profile', join(profilesDir(), 'profile.schema.json'));
   const raw = src.data as RawProfile;
-  const at = (path: Array<string | number>, msg: string) => badInput(`${file}:${src.lineOf(path) ?? '?'}: ${msg}`);
-  const expectedName = basename(file).replace(/\.yaml$/, '');
-  if (raw.name !== expectedName) throw at(['name'], `name: "${raw.name}" must equal the file name "${expectedName}"`);
-  const ms = (text: string | undefined, fallback: string) => parseDurationMs(text ?? fallback) as number;
-  const durationMs = ms(raw.duration, raw.duration);
-  if (durationMs < 1000) throw at(['duration'], 'duration: must be at least 1s');
-  if (durationMs > MAX_DURATION_MS) throw at(['duration'], 'duration: at most 168h (a week); split longer runs');
-  const d = raw.devices;
-
-  let steps: Profile['steps'];
-  if (raw.steps) {
-    const holds = raw.steps.map((s) => (s.hold !== undefined ? ms(s.hold, s.hold) : undefined));
-    const given = holds.filter((h) => h !== undefined).length;
-    if (given !== 0 && given !== holds.length) throw at(['steps'], 'steps: give every step a hold, or none (equal shares of duration)');
-    raw.steps.forEach((s, i) => {
-      if (i > 0 && s.devices < raw.steps![i - 1].devices) throw at(['steps', i, 'devices'], `steps.${i}.devices: steps add devices; ${s.devices} is fewer than the previous step's ${raw.steps![i - 1].devices}`);
-    });
-    const equal = Math.floor(durationMs / raw.steps.length);
-    steps = raw.steps.map((s, i) => ({ devices: s.devices, holdMs: holds[i] ?? (i === raw.steps!.length - 1 ? durationMs - equal * i : equal) }));
-    const sum = steps.reduce((a, s) => a + s.holdMs, 0);
-    if (sum !== durationMs) throw at(['steps'], `steps: the holds add up to ${sum / 1000}s but duration is ${durationMs / 1000}s`);
-  }
-  const count = d.count ?? steps?.[steps.length - 1].devices;
-  if (count === undefined) throw at(['devices'], 'devices: missing required field "count" (or give steps)');
-  if (steps && d.count !== undefined && d.count !== steps[steps.length - 1].devices) {
-    throw at(['devices', 'count'], `devices.count: ${d.count} must equal the last step's devices (${steps[steps.length - 1].devices}), or be left out`);
-  }
-
-  let storm: Profile['devices']['storm'];
-  if (d.storm) {
-    const offlineMs = ms(d.storm.offline, d.storm.offline);
-    if (d.storm.at.endsWith('%')) {
-      const f = Number(d.storm.at.slice(0, -1)) / 100;
-      if (!(f >= 0 && f < 1)) throw at(['devices', 'storm', 'at'], 'devices.storm.at: a percentage must be below 100%');
-      storm = { atFraction: f, offlineMs };
-    } else {
-      const atMs = ms(d.storm.at, d.storm.at);
-      if (atMs >= durationMs) throw at(['devices', 'storm', 'at'], `devices.storm.at: ${d.storm.at} is not before the end of the run (${raw.duration})`);
-      storm = { atMs, offlineMs };
-    }
-  }
-  const r = d.route;
-  const route: Partial<RouteOptions> | undefined = r
-    ? {
-        ...(r.cruiseKmh ? { cruiseKmh: r.cruiseKmh } : {}),
-        ...(r.stopSpacingM ? { stopSpacingM: r.stopSpacingM } : {}),
-        ...(r.stopDwell ? { stopDwellMs: [ms(r.stopDwell[0], '0s'), ms(r.stopDwell[1], '0s')] as [number, number] } : {}),
-        ...(r.layover ? { layoverMs: [ms(r.layover[0], '0s'), ms(r.layover[1], '0s')] as [number, number] } : {}),
-      }
-    : undefined;
+  const at: At = (path, msg) => badInput(`${file}:${src.lineOf(path) ?? '?'}: ${msg}`);
+  // The checks run in this order so that a profile with several faults always reports the same one first.
+  checkProfileName(raw.name, file, at);
+  const durationMs = durationOf(raw.duration, at);
+  const steps = raw.steps ? stepsOf(raw.steps, durationMs, at) : undefined;
+  const count = deviceCountOf(raw.devices, steps, at);
+  const storm = raw.devices.storm ? stormOf(raw.devices.storm, raw.duration, durationMs, at) : undefined;
+  const route = raw.devices.route ? routeOf(raw.devices.route) : undefined;
   const faults = raw.faults ? parseFaultSpecs(raw.faults, durationMs, (path, msg) => at(path, msg)) : undefined;
-  let sloFile: string | undefined;
-  if (raw.slo !== undefined) {
-    sloFile = resolve(dirname(file), raw.slo);
-    if (!existsSync(sloFile)) throw at(['slo'], `slo: no SLO file at ${sloFile} (the path is relative to the profile file)`);
-  }
-  const intervalMs = ms(d.interval, '10s');
-  const codec: 8 | 142 = String(d.codec ?? '8') === '8e' ? 142 : 8;
-  const g = raw.generator ?? {};
+  const sloFile = raw.slo !== undefined ? sloFileOf(raw.slo, file, at) : undefined;
   return {
     name: raw.name,
     file,
@@ -275,38 +228,128 @@ export function loadProfile(nameOrPath: string): Profile {
     durationMs,
     maxDurationMs: maxDurationOf(raw.maxDuration, durationMs, at),
     centre: raw.centre ?? { latitude: 44.7722, longitude: 17.191 },
-    devices: {
-      count,
-      intervalMs,
-      recordsPerPacket: d.recordsPerPacket ?? 1,
-      codec,
-      ackTimeoutMs: ms(d.ackTimeout, '30s'),
-      reconnectBaseMs: ms(d.reconnectBase, '1s'),
-      reconnectMaxMs: ms(d.reconnectMax, '60s'),
-      parkedIntervalMs: Math.max(intervalMs, d.parkedInterval ? ms(d.parkedInterval, '0s') : intervalMs),
-      codec8eShare: d.codec8eShare ?? (codec === 142 ? 1 : 0),
-      replayOrder: d.replayOrder ?? 'oldest-first',
-      keepAliveMs: ms(d.keepAlive, '0s'),
-      bufferLimit: d.bufferLimit ?? 100_000,
-      ...(d.linkDrops ? { linkDrops: { perDeviceHour: d.linkDrops.perDeviceHour, offlineMs: ms(d.linkDrops.offline, '0s') } } : {}),
-      ...(storm ? { storm } : {}),
-      ...(route ? { route } : {}),
-    },
+    devices: devicesOf(raw.devices, count, storm, route),
     ...(steps ? { steps } : {}),
     ...(raw.api ? { api: apiProfile(raw.api, file, src) } : {}),
-    ...(raw.ws && raw.ws.clients > 0
-      ? { ws: { clients: raw.ws.clients, subscribe: raw.ws.subscribe ?? 'all', startAfterMs: ms(raw.ws.startAfter, '3s'), graceMs: ms(raw.ws.grace, '5s') } }
-      : {}),
+    ...(raw.ws && raw.ws.clients > 0 ? { ws: wsOf(raw.ws) } : {}),
     ...(faults ? { faults } : {}),
     ...(sloFile ? { sloFile } : {}),
-    generator: {
-      maxSendLagP95Ms: g.maxSendLagP95 ? ms(g.maxSendLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxSendLagP95Ms,
-      maxEventLoopDelayP99Ms: g.maxEventLoopDelayP99 ? ms(g.maxEventLoopDelayP99, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxEventLoopDelayP99Ms,
-      maxCpuPercent: g.maxCpuPercent ?? DEFAULT_GENERATOR_THRESHOLDS.maxCpuPercent,
-      ...(g.maxRssMb !== undefined ? { maxRssMb: g.maxRssMb } : {}),
-      maxDroppedRequests: g.maxDroppedRequests ?? DEFAULT_GENERATOR_THRESHOLDS.maxDroppedRequests,
-      maxGeneratorErrors: g.maxGeneratorErrors ?? DEFAULT_GENERATOR_THRESHOLDS.maxGeneratorErrors,
-    },
+    generator: generatorOf(raw.generator ?? {}),
+  };
+}
+
+/** A bare name means scenarios/profiles/<name>.yaml; anything ending in .yaml or holding a slash is a path. */
+function profileFileOf(nameOrPath: string): string {
+  const file = nameOrPath.endsWith('.yaml') || nameOrPath.includes('/') ? nameOrPath : join(profilesDir(), `${nameOrPath}.yaml`);
+  if (!existsSync(file)) {
+    throw badInput(`profile "${nameOrPath}" not found (looked for ${file}); known profiles: ${listProfiles().join(', ')}`);
+  }
+  return file;
+}
+
+function checkProfileName(name: string, file: string, at: At): void {
+  const expectedName = basename(file).replace(/\.yaml$/, '');
+  if (name !== expectedName) throw at(['name'], `name: "${name}" must equal the file name "${expectedName}"`);
+}
+
+function durationOf(text: string, at: At): number {
+  const durationMs = msOf(text, text);
+  if (durationMs < 1000) throw at(['duration'], 'duration: must be at least 1s');
+  if (durationMs > MAX_DURATION_MS) throw at(['duration'], 'duration: at most 168h (a week); split longer runs');
+  return durationMs;
+}
+
+/** Stepped fleet: holds are all given or all left out (equal shares, the last step taking the remainder). */
+function stepsOf(rawSteps: NonNullable<RawProfile['steps']>, durationMs: number, at: At): NonNullable<Profile['steps']> {
+  const holds = rawSteps.map((s) => (s.hold !== undefined ? msOf(s.hold, s.hold) : undefined));
+  const given = holds.filter((h) => h !== undefined).length;
+  if (given !== 0 && given !== holds.length) throw at(['steps'], 'steps: give every step a hold, or none (equal shares of duration)');
+  rawSteps.forEach((s, i) => {
+    if (i > 0 && s.devices < rawSteps[i - 1].devices) throw at(['steps', i, 'devices'], `steps.${i}.devices: steps add devices; ${s.devices} is fewer than the previous step's ${rawSteps[i - 1].devices}`);
+  });
+  const equal = Math.floor(durationMs / rawSteps.length);
+  const steps = rawSteps.map((s, i) => ({ devices: s.devices, holdMs: holds[i] ?? (i === rawSteps.length - 1 ? durationMs - equal * i : equal) }));
+  const sum = steps.reduce((a, s) => a + s.holdMs, 0);
+  if (sum !== durationMs) throw at(['steps'], `steps: the holds add up to ${sum / 1000}s but duration is ${durationMs / 1000}s`);
+  return steps;
+}
+
+/** devices.count, or the last step's devices; when both are given they must agree. */
+function deviceCountOf(d: RawProfile['devices'], steps: Profile['steps'], at: At): number {
+  const count = d.count ?? steps?.[steps.length - 1].devices;
+  if (count === undefined) throw at(['devices'], 'devices: missing required field "count" (or give steps)');
+  if (steps && d.count !== undefined && d.count !== steps[steps.length - 1].devices) {
+    throw at(['devices', 'count'], `devices.count: ${d.count} must equal the last step's devices (${steps[steps.length - 1].devices}), or be left out`);
+  }
+  return count;
+}
+
+/** storm.at is a duration (must fall inside the run) or a percentage of the duration (below 100%). */
+function stormOf(s: NonNullable<RawProfile['devices']['storm']>, durationText: string, durationMs: number, at: At): NonNullable<Profile['devices']['storm']> {
+  const offlineMs = msOf(s.offline, s.offline);
+  if (s.at.endsWith('%')) {
+    const f = Number(s.at.slice(0, -1)) / 100;
+    if (!(f >= 0 && f < 1)) throw at(['devices', 'storm', 'at'], 'devices.storm.at: a percentage must be below 100%');
+    return { atFraction: f, offlineMs };
+  }
+  const atMs = msOf(s.at, s.at);
+  if (atMs >= durationMs) throw at(['devices', 'storm', 'at'], `devices.storm.at: ${s.at} is not before the end of the run (${durationText})`);
+  return { atMs, offlineMs };
+}
+
+/** Only the route options the profile gives; the rest keep src/sim/route.ts's defaults. */
+function routeOf(r: NonNullable<RawProfile['devices']['route']>): Partial<RouteOptions> {
+  return {
+    ...(r.cruiseKmh ? { cruiseKmh: r.cruiseKmh } : {}),
+    ...(r.stopSpacingM ? { stopSpacingM: r.stopSpacingM } : {}),
+    ...(r.stopDwell ? { stopDwellMs: [msOf(r.stopDwell[0], '0s'), msOf(r.stopDwell[1], '0s')] as [number, number] } : {}),
+    ...(r.layover ? { layoverMs: [msOf(r.layover[0], '0s'), msOf(r.layover[1], '0s')] as [number, number] } : {}),
+  };
+}
+
+/** The SLO path is relative to the profile file, and must exist now rather than at the end of the run. */
+function sloFileOf(slo: string, file: string, at: At): string {
+  const sloFile = resolve(dirname(file), slo);
+  if (!existsSync(sloFile)) throw at(['slo'], `slo: no SLO file at ${sloFile} (the path is relative to the profile file)`);
+  return sloFile;
+}
+
+/** The devices section with defaults filled in; count, storm and route are checked beforehand. */
+function devicesOf(d: RawProfile['devices'], count: number, storm: Profile['devices']['storm'], route: Partial<RouteOptions> | undefined): Profile['devices'] {
+  const intervalMs = msOf(d.interval, '10s');
+  const codec: 8 | 142 = String(d.codec ?? '8') === '8e' ? 142 : 8;
+  return {
+    count,
+    intervalMs,
+    recordsPerPacket: d.recordsPerPacket ?? 1,
+    codec,
+    ackTimeoutMs: msOf(d.ackTimeout, '30s'),
+    reconnectBaseMs: msOf(d.reconnectBase, '1s'),
+    reconnectMaxMs: msOf(d.reconnectMax, '60s'),
+    parkedIntervalMs: Math.max(intervalMs, d.parkedInterval ? msOf(d.parkedInterval, '0s') : intervalMs),
+    codec8eShare: d.codec8eShare ?? (codec === 142 ? 1 : 0),
+    replayOrder: d.replayOrder ?? 'oldest-first',
+    keepAliveMs: msOf(d.keepAlive, '0s'),
+    bufferLimit: d.bufferLimit ?? 100_000,
+    ...(d.linkDrops ? { linkDrops: { perDeviceHour: d.linkDrops.perDeviceHour, offlineMs: msOf(d.linkDrops.offline, '0s') } } : {}),
+    ...(storm ? { storm } : {}),
+    ...(route ? { route } : {}),
+  };
+}
+
+function wsOf(ws: NonNullable<RawProfile['ws']>): NonNullable<Profile['ws']> {
+  return { clients: ws.clients, subscribe: ws.subscribe ?? 'all', startAfterMs: msOf(ws.startAfter, '3s'), graceMs: msOf(ws.grace, '5s') };
+}
+
+/** Generator health thresholds: each one the profile leaves out keeps src/engine/health.ts's default. */
+function generatorOf(g: NonNullable<RawProfile['generator']>): GeneratorThresholds {
+  return {
+    maxSendLagP95Ms: g.maxSendLagP95 ? msOf(g.maxSendLagP95, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxSendLagP95Ms,
+    maxEventLoopDelayP99Ms: g.maxEventLoopDelayP99 ? msOf(g.maxEventLoopDelayP99, '0s') : DEFAULT_GENERATOR_THRESHOLDS.maxEventLoopDelayP99Ms,
+    maxCpuPercent: g.maxCpuPercent ?? DEFAULT_GENERATOR_THRESHOLDS.maxCpuPercent,
+    ...(g.maxRssMb !== undefined ? { maxRssMb: g.maxRssMb } : {}),
+    maxDroppedRequests: g.maxDroppedRequests ?? DEFAULT_GENERATOR_THRESHOLDS.maxDroppedRequests,
+    maxGeneratorErrors: g.maxGeneratorErrors ?? DEFAULT_GENERATOR_THRESHOLDS.maxGeneratorErrors,
   };
 }
 

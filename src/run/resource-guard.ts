@@ -58,66 +58,93 @@ export function roundUp(n: number): number {
   return Math.ceil(n / mag) * mag;
 }
 
-export function assessResources(i: ResourceInput): ResourceAssessment {
-  const cpd = i.connectionsPerDevice ?? 1;
-  const conns = i.devices * cpd;
-  const fds = conns + (i.extraFds ?? DEFAULT_EXTRA_FDS);
-  const [lo, hi] = i.ephemeralPortRange;
-  const ports = Math.max(0, hi - lo + 1);
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const advice: string[] = [];
-  const who = i.embedded ? 'the load engine and the embedded platform each need' : 'the load engine needs';
+/** What the checks found, in the order they ran (problems, warnings and advice each keep that order). */
+interface Findings {
+  problems: string[];
+  warnings: string[];
+  advice: string[];
+}
 
-  // file descriptors (per process; the hard limit is what Node raises itself to)
+/** The planned load the checks compare against the limits. */
+interface Need {
+  /** device connections (one local port and one descriptor each) */
+  conns: number;
+  /** descriptors per process: device sockets plus the process's own */
+  fds: number;
+  /** who holds that many descriptors, for the messages */
+  who: string;
+}
+
+export function assessResources(i: ResourceInput): ResourceAssessment {
+  const conns = i.devices * (i.connectionsPerDevice ?? 1);
+  const fds = conns + (i.extraFds ?? DEFAULT_EXTRA_FDS);
+  const who = i.embedded ? 'the load engine and the embedded platform each need' : 'the load engine needs';
+  const need: Need = { conns, fds, who };
+  const f: Findings = { problems: [], warnings: [], advice: [] };
+  checkProcessFds(i, need, f);
+  checkSystemFds(i, need, f);
+  checkEphemeralPorts(i, need, f);
+  // the embedded platform refuses connections beyond its per-IP limit (all devices come from 127.0.0.1)
+  if (i.embedded) checkPlatformPerIp(i, need, f);
+  return { ok: f.problems.length === 0, problems: f.problems, warnings: f.warnings, advice: [...new Set(f.advice)], needed: { fdsPerProcess: fds, ephemeralPorts: conns } };
+}
+
+/** File descriptors per process; the hard limit is what Node raises itself to, so a low soft limit is only a note. */
+function checkProcessFds(i: ResourceInput, { conns, fds, who }: Need, f: Findings): void {
   const fdTarget = roundUp(Math.ceil(fds / TIGHT));
   if (fds > i.fdHardLimit) {
-    problems.push(
+    f.problems.push(
       `open-file limit too low: ${who} about ${fds} descriptors (${conns} device sockets + ${fds - conns} other), ` +
         `but the hard limit (ulimit -Hn) is ${i.fdHardLimit}: raise it by at least ${fds - i.fdHardLimit}, to ${fdTarget}`,
     );
-    advice.push(...fdAdvice(fdTarget, i.nrOpen));
+    f.advice.push(...fdAdvice(fdTarget, i.nrOpen));
   } else if (fds > TIGHT * i.fdHardLimit) {
-    warnings.push(`open-file limit is tight: ${who} about ${fds} descriptors and the hard limit is ${i.fdHardLimit}; consider raising it to ${fdTarget} (ulimit -Hn ${fdTarget})`);
+    f.warnings.push(`open-file limit is tight: ${who} about ${fds} descriptors and the hard limit is ${i.fdHardLimit}; consider raising it to ${fdTarget} (ulimit -Hn ${fdTarget})`);
   }
   if (i.fdSoftLimit < fds && fds <= i.fdHardLimit) {
-    warnings.push(`note: the soft open-file limit (${i.fdSoftLimit}) is below ${fds}; Node raises it to the hard limit (${i.fdHardLimit}) itself`);
+    f.warnings.push(`note: the soft open-file limit (${i.fdSoftLimit}) is below ${fds}; Node raises it to the hard limit (${i.fdHardLimit}) itself`);
   }
+}
+
+/** fs.file-max counts every process: on the embedded stack the engine and the platform both hold `fds`. */
+function checkSystemFds(i: ResourceInput, { fds }: Need, f: Findings): void {
   if (i.fileMax !== undefined && (i.embedded ? 2 : 1) * fds > i.fileMax) {
     const target = roundUp((i.embedded ? 2 : 1) * fds * 2);
-    problems.push(`the system-wide descriptor limit fs.file-max (${i.fileMax}) is below the ${(i.embedded ? 2 : 1) * fds} descriptors this run needs: raise it by ${target - i.fileMax}, to ${target}`);
-    advice.push(`sysctl -w fs.file-max=${target}`);
+    f.problems.push(`the system-wide descriptor limit fs.file-max (${i.fileMax}) is below the ${(i.embedded ? 2 : 1) * fds} descriptors this run needs: raise it by ${target - i.fileMax}, to ${target}`);
+    f.advice.push(`sysctl -w fs.file-max=${target}`);
   }
+}
 
-  // ephemeral ports: one local port per device connection towards the single target ip:port
+/** Ephemeral ports: one local port per device connection towards the single target ip:port. */
+function checkEphemeralPorts(i: ResourceInput, { conns }: Need, f: Findings): void {
+  const [lo, hi] = i.ephemeralPortRange;
+  const ports = Math.max(0, hi - lo + 1);
   if (conns > ports) {
     const full = 65535 - 1024 + 1;
     if (conns <= full) {
       const lo2 = Math.max(1024, 65535 - roundUp(Math.ceil(conns / TIGHT)) + 1);
-      problems.push(
+      f.problems.push(
         `ephemeral ports too few: ${conns} device connections to one target need ${conns} local ports, but net.ipv4.ip_local_port_range ` +
           `${lo} ${hi} has ${ports}: widen it by at least ${conns - ports} ports, e.g. to ${lo2} 65535 (${65535 - lo2 + 1} ports)`,
       );
-      advice.push(`sysctl -w net.ipv4.ip_local_port_range="${lo2} 65535"   # as root; persist in /etc/sysctl.d/90-fleetload.conf`);
+      f.advice.push(`sysctl -w net.ipv4.ip_local_port_range="${lo2} 65535"   # as root; persist in /etc/sysctl.d/90-fleetload.conf`);
     } else {
-      problems.push(
+      f.problems.push(
         `${conns} device connections to one target ip:port exceed the ${full} ports one source address can use: ` +
           `split the fleet over several load generators (or source addresses) of at most ${Math.floor(full * TIGHT)} devices each`,
       );
     }
   } else if (conns > TIGHT * ports) {
-    warnings.push(`ephemeral ports are tight: ${conns} device connections and ${ports} ports in ${lo}-${hi}; reconnects leave ports in TIME_WAIT for 60 s (widen: sysctl -w net.ipv4.ip_local_port_range="1024 65535")`);
+    f.warnings.push(`ephemeral ports are tight: ${conns} device connections and ${ports} ports in ${lo}-${hi}; reconnects leave ports in TIME_WAIT for 60 s (widen: sysctl -w net.ipv4.ip_local_port_range="1024 65535")`);
   }
+}
 
-  // the embedded platform refuses connections beyond its per-IP limit (all devices come from 127.0.0.1)
-  if (i.embedded) {
-    const perIp = i.platformMaxConnPerIp ?? PLATFORM_DEFAULT_MAX_CONN_PER_IP;
-    if (conns > perIp) {
-      problems.push(`the embedded platform accepts at most ${perIp} connections per source address and all ${conns} devices come from 127.0.0.1`);
-      advice.push(`--platform-arg=--max-conn-per-ip=${roundUp(conns + 100)}`);
-    }
+function checkPlatformPerIp(i: ResourceInput, { conns }: Need, f: Findings): void {
+  const perIp = i.platformMaxConnPerIp ?? PLATFORM_DEFAULT_MAX_CONN_PER_IP;
+  if (conns > perIp) {
+    f.problems.push(`the embedded platform accepts at most ${perIp} connections per source address and all ${conns} devices come from 127.0.0.1`);
+    f.advice.push(`--platform-arg=--max-conn-per-ip=${roundUp(conns + 100)}`);
   }
-  return { ok: problems.length === 0, problems, warnings, advice: [...new Set(advice)], needed: { fdsPerProcess: fds, ephemeralPorts: conns } };
 }
 
 function fdAdvice(target: number, nrOpen: number | undefined): string[] {

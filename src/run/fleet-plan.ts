@@ -32,6 +32,7 @@ export function scaledSteps(steps: NonNullable<Profile['steps']>, count: number,
 
 /** What the engine needs from a validated profile, the run id and where the load goes. */
 export function fleetConfigFor(profile: Profile, runId: string, target: FleetTarget): FleetConfig {
+  // the engine counts the run in whole seconds, and every window below is fitted into that
   const durationMs = Math.ceil(profile.durationMs / 1000) * 1000;
   const d = profile.devices;
   const config: FleetConfig = {
@@ -54,46 +55,54 @@ export function fleetConfigFor(profile: Profile, runId: string, target: FleetTar
     keepAliveMs: d.keepAliveMs ?? 0,
     bufferLimit: d.bufferLimit ?? 100_000,
   };
+  // optional parts in a fixed order: the config is serialized (k6-bundle.ts), so its key order stays the same
   if (d.linkDrops) config.linkDrops = d.linkDrops;
-  if (d.storm) {
-    let atMs = d.storm.atFraction !== undefined ? Math.round(d.storm.atFraction * durationMs) : (d.storm.atMs ?? 0);
-    // a --duration shorter than the storm time keeps the storm inside the run
-    if (atMs >= durationMs) atMs = Math.round(durationMs * 0.3);
-    config.storm = { atMs, offlineMs: Math.min(d.storm.offlineMs, Math.max(1000, durationMs - atMs - 1000)) };
-  }
+  if (d.storm) config.storm = stormFor(d.storm, durationMs);
   if (d.route) config.route = d.route;
   if (profile.steps && profile.steps.length > 0) config.steps = scaledSteps(profile.steps, d.count, durationMs);
   if (target.httpUrl) config.httpUrl = target.httpUrl;
-  if (profile.api) {
-    const a = profile.api;
-    const startMs = Math.min(a.startAfterMs, Math.floor(durationMs / 4));
-    const apiMs = durationMs - startMs;
-    const stageSum = (a.stages ?? []).reduce((s, x) => s + x.durationMs, 0);
-    config.api = {
-      source: a.configName,
-      endpoints: a.endpoints,
-      headers: a.headers,
-      ...(a.tokenEnv ? { tokenEnv: a.tokenEnv } : {}),
-      ...(a.stages && stageSum > 0
-        ? { stages: a.stages.map((s) => ({ target: s.target, durationMs: Math.max(1, Math.round((s.durationMs * apiMs) / stageSum)) })) }
-        : { rate: a.rate ?? 1 }),
-      startMs,
-      durationMs: apiMs,
-      connections: a.connections,
-      timeoutMs: a.timeoutMs,
-    };
-  }
-  if (profile.ws) {
-    const w = profile.ws;
-    const startMs = Math.min(w.startAfterMs, Math.floor(durationMs / 4));
-    config.ws = {
-      clients: w.clients,
-      subscribe: w.subscribe,
-      startMs,
-      durationMs: durationMs - startMs,
-      graceMs: Math.min(w.graceMs, Math.floor(durationMs / 5)),
-      tokenEnv: profile.api?.tokenEnv ?? 'FLEET_API_TOKEN',
-    };
-  }
+  if (profile.api) config.api = apiFor(profile.api, durationMs);
+  if (profile.ws) config.ws = wsFor(profile.ws, profile.api?.tokenEnv, durationMs);
   return config;
+}
+
+/** The storm in ms after the start; a percentage follows the (possibly overridden) duration. */
+function stormFor(storm: NonNullable<Profile['devices']['storm']>, durationMs: number): NonNullable<FleetConfig['storm']> {
+  let atMs = storm.atFraction !== undefined ? Math.round(storm.atFraction * durationMs) : (storm.atMs ?? 0);
+  // a --duration shorter than the storm time keeps the storm inside the run
+  if (atMs >= durationMs) atMs = Math.round(durationMs * 0.3);
+  return { atMs, offlineMs: Math.min(storm.offlineMs, Math.max(1000, durationMs - atMs - 1000)) };
+}
+
+/** API clients start at most a quarter into the run; ramp stages are scaled to fill the time left. */
+function apiFor(a: NonNullable<Profile['api']>, durationMs: number): NonNullable<FleetConfig['api']> {
+  const startMs = Math.min(a.startAfterMs, Math.floor(durationMs / 4));
+  const apiMs = durationMs - startMs;
+  const stageSum = (a.stages ?? []).reduce((s, x) => s + x.durationMs, 0);
+  return {
+    source: a.configName,
+    endpoints: a.endpoints,
+    headers: a.headers,
+    ...(a.tokenEnv ? { tokenEnv: a.tokenEnv } : {}),
+    ...(a.stages && stageSum > 0
+      ? { stages: a.stages.map((s) => ({ target: s.target, durationMs: Math.max(1, Math.round((s.durationMs * apiMs) / stageSum)) })) }
+      : { rate: a.rate ?? 1 }),
+    startMs,
+    durationMs: apiMs,
+    connections: a.connections,
+    timeoutMs: a.timeoutMs,
+  };
+}
+
+/** WebSocket clients start at most a quarter into the run and get at most a fifth of it as grace. */
+function wsFor(w: NonNullable<Profile['ws']>, apiTokenEnv: string | undefined, durationMs: number): NonNullable<FleetConfig['ws']> {
+  const startMs = Math.min(w.startAfterMs, Math.floor(durationMs / 4));
+  return {
+    clients: w.clients,
+    subscribe: w.subscribe,
+    startMs,
+    durationMs: durationMs - startMs,
+    graceMs: Math.min(w.graceMs, Math.floor(durationMs / 5)),
+    tokenEnv: apiTokenEnv ?? 'FLEET_API_TOKEN',
+  };
 }

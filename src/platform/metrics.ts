@@ -20,9 +20,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   let poolStats: () => PoolStats = () => ({ totalCount: 0, idleCount: 0, waitingCount: 0 });
-
-  const m = {
+  // The groups are created in this order because /metrics lists metrics in the order they were registered.
+  return {
     registry,
+    ...deviceTcpMetrics(registers),
+    ...recordMetrics(registers),
+    ...writerMetrics(registers),
+    ...httpMetrics(registers),
+    ...webSocketMetrics(registers),
+    ...poolMetrics(registers, () => poolStats()),
+    faultActive: new Gauge({ name: 'platform_fault_active', help: 'Value of each fault knob (0 = off)', labelNames: ['knob'] as const, registers }),
+    setPoolStats(fn: () => PoolStats) {
+      poolStats = fn;
+    },
+  };
+}
+
+/** Device TCP sessions: connections, logins, refused frames and the time to ACK. */
+function deviceTcpMetrics(registers: Registry[]) {
+  return {
     tcpConnectionsActive: new Gauge({ name: 'tcp_connections_active', help: 'Open device TCP connections', registers }),
     tcpConnectionsTotal: new Counter({ name: 'tcp_connections_total', help: 'Accepted device TCP connections', registers }),
     tcpConnectionsRejected: new Counter({
@@ -45,6 +61,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     tcpPaused: new Gauge({ name: 'tcp_ingest_paused', help: '1 while device sockets are paused because the write queue is full', registers }),
+  };
+}
+
+/** Telemetry records from receipt to their fate (stored, deduplicated, dropped or refused), then per-socket back-pressure. */
+function recordMetrics(registers: Registry[]) {
+  return {
     recordsReceived: new Counter({ name: 'telemetry_records_received_total', help: 'Telemetry records received (TCP and HTTP)', registers }),
     recordsInserted: new Counter({ name: 'telemetry_records_inserted_total', help: 'Telemetry rows committed to PostgreSQL', registers }),
     recordsDuplicate: new Counter({
@@ -78,6 +100,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Times one device socket was paused because it had too many packets waiting for their ACK',
       registers,
     }),
+  };
+}
+
+/** The batch writer: INSERT statements, its queue and the lag from device timestamp to commit. */
+function writerMetrics(registers: Registry[]) {
+  return {
     dbBatchInsertDuration: new Histogram({
       name: 'db_batch_insert_duration_seconds',
       help: 'Duration of one batch INSERT statement (autocommit, so up to its commit)',
@@ -98,6 +126,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: INGEST_LAG_BUCKETS,
       registers,
     }),
+  };
+}
+
+function httpMetrics(registers: Registry[]) {
+  return {
     httpRequests: new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests',
@@ -111,6 +144,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: HTTP_BUCKETS,
       registers,
     }),
+  };
+}
+
+function webSocketMetrics(registers: Registry[]) {
+  return {
     wsActive: new Gauge({ name: 'websocket_connections_active', help: 'Open WebSocket connections', registers }),
     wsMessages: new Counter({ name: 'websocket_messages_sent_total', help: 'Records pushed to WebSocket clients', registers }),
     wsDropped: new Counter({
@@ -130,6 +168,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+  };
+}
+
+/** PostgreSQL pool gauges, read from the pool on every scrape (setPoolStats swaps the source). */
+function poolMetrics(registers: Registry[], poolStats: () => PoolStats) {
+  return {
     dbPoolActive: new Gauge({
       name: 'database_pool_active',
       help: 'PostgreSQL pool connections in use',
@@ -155,12 +199,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
         this.set(poolStats().waitingCount);
       },
     }),
-    faultActive: new Gauge({ name: 'platform_fault_active', help: 'Value of each fault knob (0 = off)', labelNames: ['knob'] as const, registers }),
-    setPoolStats(fn: () => PoolStats) {
-      poolStats = fn;
-    },
   };
-  return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -224,84 +224,101 @@ export class BatchWriter {
     for (const r of res.rows) this.deviceIds.set(r.imei, r.id);
   }
 
+  /** Writes one batch and ACKs it, or hands it to onFailure; the awaits stay here so the steps run without extra microtask turns between them. */
   private async flush(batch: Queued[]): Promise<void> {
     const rows = batch.reduce((n, t) => n + t.records.length, 0);
     this.inflight++;
     this.inflightRows += rows;
     try {
       await this.resolveDevices([...new Set(batch.map((t) => t.imei))]);
-      const months = new Set<number>();
-      for (const t of batch) for (const r of t.records) months.add(monthKey(r.timestamp));
       const f = this.faults.current;
-      const cols = new Columns(rows);
-      let dropped = 0;
-      let extra = 0;
-      for (const t of batch) {
-        const id = this.deviceIds.get(t.imei) as string;
-        for (const r of t.records) {
-          if (this.faults.roll(f.ackedNotStoredRatio)) {
-            dropped++;
-            continue;
-          }
-          cols.push(id, r.timestamp, t.receivedAt, r);
-          if (this.faults.roll(f.duplicateRatio)) {
-            cols.push(id, r.timestamp + 1, t.receivedAt, r);
-            months.add(monthKey(r.timestamp + 1));
-            extra++;
-          }
-        }
-      }
+      const { cols, months, dropped, extra } = this.columnsOf(batch, rows, f);
       await this.partitions.ensure(months);
       const t0 = performance.now();
       if (f.insertDelayMs > 0) await new Promise((r) => setTimeout(r, f.insertDelayMs));
       const res = cols.length > 0 ? await this.pool.query(INSERT_SQL, cols.params()) : { rowCount: 0 };
       const committedAt = Date.now();
       const seconds = (performance.now() - t0) / 1000;
-
-      const inserted = res.rowCount ?? 0;
-      this.metrics.dbBatchInsertDuration.observe(seconds);
-      this.metrics.dbBatchSize.observe(rows);
-      this.metrics.recordsInserted.inc(inserted);
-      const dup = cols.length - inserted;
-      if (dup > 0) this.metrics.recordsDuplicate.inc(dup);
-      if (dropped > 0) this.metrics.recordsFaultDropped.inc(dropped);
-      if (extra > 0) this.metrics.recordsFaultDuplicated.inc(extra);
-      this.metrics.dbUp.set(1);
-      const lag = this.metrics.ingestLag;
-      const skew = this.opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
-      for (const t of batch) {
-        for (const r of t.records) {
-          // an implausible device clock would put years into the lag histogram; such records are counted at ingest
-          if (timestampPlausibility(r.timestamp, t.receivedAt, skew) === 'ok') lag.observe((committedAt - r.timestamp) / 1000);
-        }
-      }
-      this.lastCommit = committedAt;
-      if (this.failures > 0) this.log.info({ afterFailures: this.failures }, 'database writes recovered');
-      this.failures = 0;
-
-      this.inflightRows -= rows;
-      this.updatePressure();
-      for (const t of batch) t.done({ ok: true, committedAt });
-      const committed: CommittedBatch = { committedAt, tickets: batch };
-      for (const l of this.committedListeners) {
-        try {
-          l(committed);
-        } catch (err) {
-          this.log.error({ err }, 'committed-batch listener failed');
-        }
-      }
+      this.countCommit(batch, { rows, stored: cols.length, inserted: res.rowCount ?? 0, dropped, extra, seconds, committedAt });
+      this.acknowledge(batch, rows, committedAt);
     } catch (err) {
       this.inflightRows -= rows;
       this.onFailure(batch, err);
     } finally {
       this.inflight--;
-      if (this.pending === 0) {
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const fn of w) fn();
-      }
+      if (this.pending === 0) this.wakeIdleWaiters();
       this.schedule();
     }
+  }
+
+  /** The batch as INSERT columns, with the fault knobs applied (records dropped or stored twice) and the months it touches. */
+  private columnsOf(batch: Queued[], rows: number, f: Faults['current']): { cols: Columns; months: Set<number>; dropped: number; extra: number } {
+    const months = new Set<number>();
+    for (const t of batch) for (const r of t.records) months.add(monthKey(r.timestamp));
+    const cols = new Columns(rows);
+    let dropped = 0;
+    let extra = 0;
+    for (const t of batch) {
+      const id = this.deviceIds.get(t.imei) as string;
+      for (const r of t.records) {
+        if (this.faults.roll(f.ackedNotStoredRatio)) {
+          dropped++;
+          continue;
+        }
+        cols.push(id, r.timestamp, t.receivedAt, r);
+        if (this.faults.roll(f.duplicateRatio)) {
+          cols.push(id, r.timestamp + 1, t.receivedAt, r);
+          months.add(monthKey(r.timestamp + 1));
+          extra++;
+        }
+      }
+    }
+    return { cols, months, dropped, extra };
+  }
+
+  /** Metrics of one committed INSERT: rows stored but not inserted were dropped by dedupe (ON CONFLICT). */
+  private countCommit(batch: Queued[], c: { rows: number; stored: number; inserted: number; dropped: number; extra: number; seconds: number; committedAt: number }): void {
+    this.metrics.dbBatchInsertDuration.observe(c.seconds);
+    this.metrics.dbBatchSize.observe(c.rows);
+    this.metrics.recordsInserted.inc(c.inserted);
+    const dup = c.stored - c.inserted;
+    if (dup > 0) this.metrics.recordsDuplicate.inc(dup);
+    if (c.dropped > 0) this.metrics.recordsFaultDropped.inc(c.dropped);
+    if (c.extra > 0) this.metrics.recordsFaultDuplicated.inc(c.extra);
+    this.metrics.dbUp.set(1);
+    const lag = this.metrics.ingestLag;
+    const skew = this.opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+    for (const t of batch) {
+      for (const r of t.records) {
+        // an implausible device clock would put years into the lag histogram; such records are counted at ingest
+        if (timestampPlausibility(r.timestamp, t.receivedAt, skew) === 'ok') lag.observe((c.committedAt - r.timestamp) / 1000);
+      }
+    }
+  }
+
+  /** After a commit: the writer counts as recovered, every ticket is ACKed, then committed-batch listeners run. */
+  private acknowledge(batch: Queued[], rows: number, committedAt: number): void {
+    this.lastCommit = committedAt;
+    if (this.failures > 0) this.log.info({ afterFailures: this.failures }, 'database writes recovered');
+    this.failures = 0;
+
+    this.inflightRows -= rows;
+    this.updatePressure();
+    for (const t of batch) t.done({ ok: true, committedAt });
+    const committed: CommittedBatch = { committedAt, tickets: batch };
+    for (const l of this.committedListeners) {
+      try {
+        l(committed);
+      } catch (err) {
+        this.log.error({ err }, 'committed-batch listener failed');
+      }
+    }
+  }
+
+  private wakeIdleWaiters(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const fn of w) fn();
   }
 
   private onFailure(batch: Queued[], err: unknown): void {

@@ -25,7 +25,7 @@ import { PLATFORM_JOB, startEmbeddedStack, type EmbeddedStack } from '../stack/e
 import { evidenceFolders, folderBytes, type EvidenceFolders } from '../stack/evidence.js';
 import { waitForFirstScrape } from '../stack/prometheus.js';
 import { repoRoot } from '../core/repo-root.js';
-import { exitCodeFor, loadBaseline, loadSloFile, validateSloAgainst, verifyRun } from '../verify/index.js';
+import { exitCodeFor, loadBaseline, loadSloFile, prometheusClient, validateSloAgainst, verifyRun } from '../verify/index.js';
 import type { Report } from '../verify/index.js';
 import { parseDurationFlag } from './duration.js';
 import { embeddedFaultTarget, planFaults, startFaultRunner, type FaultRunner } from './faults.js';
@@ -189,7 +189,7 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
     live?.loadDone();
     // The window closes after two more scrapes: a counter's final value is only in Prometheus from the first
     // scrape after the last ACK. Nothing is sent in this tail, so it changes no figure but the counters' edges.
-    const tailMs = stack ? stack.prometheus.scrapeIntervalSec * 2000 + 500 : 0;
+    const tailMs = await windowTailMs(stack, prom);
     await new Promise((r) => setTimeout(r, tailMs));
     const windowEnd = new Date(engine.loadEnd.getTime() + tailMs);
     const platformDied = stack ? platformDeath(stack) : undefined;
@@ -210,6 +210,23 @@ export async function runLoad(o: RunOptions): Promise<RunOutcome> {
 }
 
 const hardLimitMs = (p: Profile) => p.maxDurationMs + 60_000;
+
+/**
+ * How long after the last ACK the window stays open: two scrapes of the slowest job, so every counter's final value
+ * is in Prometheus inside the window. The embedded stack's interval is known; an external Prometheus is asked
+ * (its targets' intervals), 15 s assumed when it will not say; never more than 2 minutes.
+ */
+async function windowTailMs(stack: EmbeddedStack | undefined, prom: PrometheusEndpoint): Promise<number> {
+  if (stack) return stack.prometheus.scrapeIntervalSec * 2000 + 500;
+  let slowest = 15;
+  try {
+    const intervals = [...(await prometheusClient(prom, { timeoutMs: 10_000 }).scrapeIntervals()).values()];
+    if (intervals.length > 0) slowest = Math.max(...intervals);
+  } catch {
+    // the verifier reports an unreachable Prometheus; the tail only needs a guess
+  }
+  return Math.min(120_000, slowest * 2000 + 500);
+}
 
 /** Why the embedded platform process is gone, or undefined while it runs (a planned kill restarts it). */
 function platformDeath(stack: EmbeddedStack): string | undefined {

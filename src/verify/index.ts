@@ -4,6 +4,7 @@ export { validateSloAgainst, type ValidateTargets } from './validate.js';
 export { reconcile, runLedgerFiles, type Reconciliation } from './reconcile.js';
 export { loadSloFile, parseSlo, defaultSloPath, formatIssue, type SloIssue } from './slo-load.js';
 export { exitCodeFor } from './exit-code.js';
+export { prometheusClient } from './evidence-prometheus.js';
 export { loadBaseline } from './baseline.js';
 export { evaluate, judge, type Evidence, type Measurement } from './evaluate.js';
 export type { Report, ObjectiveResult, StageResult, Verdict, ObjectiveStatus, Effect } from './report-types.js';

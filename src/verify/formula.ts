@@ -24,6 +24,7 @@ export class FormulaError extends Error {}
 
 const FUNCTIONS = new Set(['max', 'min', 'abs']);
 
+// One function on purpose: a recursive-descent parser whose grammar rules (closures) share one cursor, `i`.
 export function parseFormula(text: string, mode: FormulaMode): Formula {
   let i = 0;
   const s = text;
@@ -93,27 +94,8 @@ export function parseFormula(text: string, mode: FormulaMode): Formula {
     if (!name) fail(`unexpected "${s[i]}"`);
     const start = i;
     i += name![0].length;
-    if (s[i] === '.') {
-      if (mode === 'derived') fail('paths are only allowed in engine expressions (use ${id} in derived formulas)');
-      const segments = [name![0]];
-      while (s[i] === '.') {
-        i++;
-        // names may start with a digit: api.errors.5xx
-        const seg = /^(p\(\d+(\.\d+)?\)|[A-Za-z0-9_]+)/.exec(s.slice(i));
-        if (!seg) fail('expected a path segment (name, index or p(95))');
-        segments.push(seg![0]);
-        i += seg![0].length;
-      }
-      return { t: 'path', segments, text: s.slice(start, i) };
-    }
-    if (FUNCTIONS.has(name![0]) && peek('(')) {
-      eat('(');
-      const args = [expr()];
-      while (eat(',')) args.push(expr());
-      if (!eat(')')) fail('expected ")"');
-      if (name![0] === 'abs' && args.length !== 1) fail('abs() takes one argument');
-      return { t: 'fn', name: name![0] as 'max' | 'min' | 'abs', args };
-    }
+    if (s[i] === '.') return pathFrom(name![0], start);
+    if (FUNCTIONS.has(name![0]) && peek('(')) return call(name![0]);
     // a top-level figure of the engine summary (logins, reconnects) is a one-segment path
     if (mode === 'engine') return { t: 'path', segments: [name![0]], text: name![0] };
     i = start;
@@ -122,6 +104,30 @@ export function parseFormula(text: string, mode: FormulaMode): Formula {
         ? `unknown name "${name![0]}" (write objective references as \${id})`
         : `"${name![0]}" is not a path (expected e.g. metrics.fleet_ack_latency.values.p(95))`,
     );
+  };
+
+  // a data path, its first name already read (engine and k6 summaries only)
+  const pathFrom = (first: string, start: number): Formula => {
+    if (mode === 'derived') fail('paths are only allowed in engine expressions (use ${id} in derived formulas)');
+    const segments = [first];
+    while (s[i] === '.') {
+      i++;
+      // names may start with a digit: api.errors.5xx
+      const seg = /^(p\(\d+(\.\d+)?\)|[A-Za-z0-9_]+)/.exec(s.slice(i));
+      if (!seg) fail('expected a path segment (name, index or p(95))');
+      segments.push(seg![0]);
+      i += seg![0].length;
+    }
+    return { t: 'path', segments, text: s.slice(start, i) };
+  };
+  // max/min/abs, the name already read and "(" next
+  const call = (fn: string): Formula => {
+    eat('(');
+    const args = [expr()];
+    while (eat(',')) args.push(expr());
+    if (!eat(')')) fail('expected ")"');
+    if (fn === 'abs' && args.length !== 1) fail('abs() takes one argument');
+    return { t: 'fn', name: fn as 'max' | 'min' | 'abs', args };
   };
 
   const f = expr();

@@ -172,79 +172,88 @@ export interface Evaluation {
 /** Evaluates every objective and decides the verdict. `invalidReasons` (from the run) force "invalid". */
 export function evaluate(slo: SloFile, evidence: Map<string, Evidence>, opts: { baseline?: Report; invalidReasons?: string[] } = {}): Evaluation {
   const baseById = new Map((opts.baseline?.objectives ?? []).map((b) => [b.id, b]));
-  const objectives: ObjectiveResult[] = slo.objectives.map((o) => {
-    const m = evidence.get(o.id) ?? { value: null, reason: 'not measured' };
-    const base = baseById.get(o.id);
-    const baseValue = opts.baseline ? (base?.value ?? null) : undefined;
-    const j = judge(o, m, baseValue);
-    const counted = j.effect !== 'none';
-    const result: ObjectiveResult = {
-      id: o.id,
-      description: o.description,
-      source: o.source,
-      value: j.value,
-      unit: o.unit,
-      target: o.pass.length ? criteriaText(o.pass) : '(none)',
-      ...(o.warning.length ? { warning: criteriaText(o.warning) } : {}),
-      status: j.status,
-      effect: j.effect,
-      key: o.key,
-      weight: o.weight,
-      score: counted ? round(o.weight * CREDIT[j.effect]) : 0,
-      why: j.why,
-      ...(o.samplesQuery !== undefined ? { samples: m.samples ?? null } : {}),
-      ...(opts.baseline ? { baseline: baseValue ?? null } : {}),
-      ...(m.query !== undefined ? { query: m.query } : {}),
-    };
-    if (m.stages && o.stages) {
-      result.stages = m.stages.map((s): StageResult => {
-        const bs = base?.stages?.find((x) => x.name === s.name);
-        const sj = judge(o, s, opts.baseline ? (bs?.value ?? null) : undefined);
-        return {
-          name: s.name,
-          start: s.start,
-          end: s.end,
-          value: sj.value,
-          status: sj.status,
-          why: sj.why,
-          ...(o.samplesQuery !== undefined ? { samples: s.samples ?? null } : {}),
-        };
-      });
-    }
-    return result;
-  });
-
+  const objectives: ObjectiveResult[] = slo.objectives.map((o) =>
+    objectiveResult(o, evidence.get(o.id) ?? { value: null, reason: 'not measured' }, Boolean(opts.baseline), baseById.get(o.id)),
+  );
   const counted = objectives.filter((o) => o.effect !== 'none');
-  const totalWeight = counted.reduce((a, o) => a + o.weight, 0);
-  const score = totalWeight > 0 ? round((counted.reduce((a, o) => a + o.score, 0) / totalWeight) * 100) : 0;
-  const reasons: string[] = [];
-  let verdict: Verdict;
-  const keyFails = counted.filter((o) => o.key && o.effect === 'fail');
-  const fails = counted.filter((o) => o.effect === 'fail');
-  const warns = counted.filter((o) => o.effect === 'warn');
-  if (opts.invalidReasons && opts.invalidReasons.length > 0) {
-    verdict = 'invalid';
-    reasons.push(...opts.invalidReasons.map((r) => `invalid run: ${r}`));
-  } else if (counted.length === 0) {
-    verdict = 'invalid';
-    reasons.push('no objective could be evaluated: nothing was verified');
-  } else if (fails.length > 0) {
-    verdict = 'fail';
-    for (const o of keyFails) reasons.push(`key objective ${o.id} failed: ${o.why}`);
-    for (const o of fails.filter((x) => !x.key)) reasons.push(`objective ${o.id} failed: ${o.why}`);
-  } else if (score >= slo.total.pass) {
-    verdict = 'pass';
-    reasons.push(`score ${score} >= ${slo.total.pass} and no objective failed${warns.length ? ` (${warns.length} in warning)` : ''}`);
-  } else if (score >= slo.total.warning) {
-    verdict = 'warn';
-    reasons.push(`score ${score} is below the pass threshold ${slo.total.pass} but >= ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`);
-  } else {
-    verdict = 'fail';
-    reasons.push(`score ${score} is below the warning threshold ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`);
-  }
+  const score = scoreOf(counted);
+  const { verdict, reasons } = decide(slo, counted, score, opts.invalidReasons);
   const skipped = objectives.filter((o) => o.status === 'no-data' && o.effect === 'none');
   if (skipped.length > 0) reasons.push(`not scored for lack of data (onNoData: skip): ${skipped.map((o) => o.id).join(', ')}`);
   return { verdict, score, reasons, objectives };
+}
+
+/**
+ * One objective's line in the report, with its stages when it is staged. `withBaseline`: a baseline report was
+ * given (an objective missing from it has baseline value null, which relative criteria cannot use).
+ */
+function objectiveResult(o: Objective, m: Evidence, withBaseline: boolean, base: ObjectiveResult | undefined): ObjectiveResult {
+  const baseValue = withBaseline ? (base?.value ?? null) : undefined;
+  const j = judge(o, m, baseValue);
+  const counted = j.effect !== 'none';
+  const result: ObjectiveResult = {
+    id: o.id,
+    description: o.description,
+    source: o.source,
+    value: j.value,
+    unit: o.unit,
+    target: o.pass.length ? criteriaText(o.pass) : '(none)',
+    ...(o.warning.length ? { warning: criteriaText(o.warning) } : {}),
+    status: j.status,
+    effect: j.effect,
+    key: o.key,
+    weight: o.weight,
+    score: counted ? round(o.weight * CREDIT[j.effect]) : 0,
+    why: j.why,
+    ...(o.samplesQuery !== undefined ? { samples: m.samples ?? null } : {}),
+    ...(withBaseline ? { baseline: baseValue ?? null } : {}),
+    ...(m.query !== undefined ? { query: m.query } : {}),
+  };
+  if (m.stages && o.stages) result.stages = stageResults(o, m.stages, withBaseline, base);
+  return result;
+}
+
+/** Each stage judged on its own, against the same stage of the baseline. */
+function stageResults(o: Objective, stages: StageMeasurement[], withBaseline: boolean, base: ObjectiveResult | undefined): StageResult[] {
+  return stages.map((s): StageResult => {
+    const bs = base?.stages?.find((x) => x.name === s.name);
+    const sj = judge(o, s, withBaseline ? (bs?.value ?? null) : undefined);
+    return {
+      name: s.name,
+      start: s.start,
+      end: s.end,
+      value: sj.value,
+      status: sj.status,
+      why: sj.why,
+      ...(o.samplesQuery !== undefined ? { samples: s.samples ?? null } : {}),
+    };
+  });
+}
+
+/** Weighted share of credit over the counted objectives, 0..100 (0 when nothing counts). */
+function scoreOf(counted: ObjectiveResult[]): number {
+  const totalWeight = counted.reduce((a, o) => a + o.weight, 0);
+  return totalWeight > 0 ? round((counted.reduce((a, o) => a + o.score, 0) / totalWeight) * 100) : 0;
+}
+
+/** The verdict and its reasons, in precedence order: invalid run, nothing counted, any failure, then the score. */
+function decide(slo: SloFile, counted: ObjectiveResult[], score: number, invalidReasons: string[] | undefined): { verdict: Verdict; reasons: string[] } {
+  const keyFails = counted.filter((o) => o.key && o.effect === 'fail');
+  const fails = counted.filter((o) => o.effect === 'fail');
+  const warns = counted.filter((o) => o.effect === 'warn');
+  if (invalidReasons && invalidReasons.length > 0) return { verdict: 'invalid', reasons: invalidReasons.map((r) => `invalid run: ${r}`) };
+  if (counted.length === 0) return { verdict: 'invalid', reasons: ['no objective could be evaluated: nothing was verified'] };
+  if (fails.length > 0) {
+    const reasons: string[] = [];
+    for (const o of keyFails) reasons.push(`key objective ${o.id} failed: ${o.why}`);
+    for (const o of fails.filter((x) => !x.key)) reasons.push(`objective ${o.id} failed: ${o.why}`);
+    return { verdict: 'fail', reasons };
+  }
+  if (score >= slo.total.pass)
+    return { verdict: 'pass', reasons: [`score ${score} >= ${slo.total.pass} and no objective failed${warns.length ? ` (${warns.length} in warning)` : ''}`] };
+  if (score >= slo.total.warning)
+    return { verdict: 'warn', reasons: [`score ${score} is below the pass threshold ${slo.total.pass} but >= ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`] };
+  return { verdict: 'fail', reasons: [`score ${score} is below the warning threshold ${slo.total.warning}: ${warns.map((o) => o.id).join(', ')} in warning`] };
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

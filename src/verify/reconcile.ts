@@ -236,22 +236,31 @@ const countKeys = (keys: number[]) => {
   return m;
 };
 
+type ClassTally = { counts: Record<ReconcileClass, number>; examples: Record<ReconcileClass, string[]> };
+/** Adds n records to a class; the text is kept as an example while the class has fewer than MAX_EXAMPLES. */
+type Note = (c: ReconcileClass, text: string, n: number) => void;
+type MissingKey = { imei: string; k: number; n: number };
+/** key -> the run devices that stored it without sending it, and how often */
+type ExtraKeys = Map<number, Array<{ imei: string; n: number }>>;
+
 /** Exact comparison of the differing devices: per key, expected (ledger) vs stored (rows) multiplicities. */
-function classify(
-  imeis: string[],
-  ledger: LedgerView,
-  rows: Map<string, number[]>,
-  iso: (k: number) => string,
-): { counts: Record<ReconcileClass, number>; examples: Record<ReconcileClass, string[]> } {
+function classify(imeis: string[], ledger: LedgerView, rows: Map<string, number[]>, iso: (k: number) => string): ClassTally {
   const counts: Record<ReconcileClass, number> = { missing: 0, duplicated: 0, extra: 0, misattributed: 0 };
   const examples: Record<ReconcileClass, string[]> = { missing: [], duplicated: [], extra: [], misattributed: [] };
-  const example = (c: ReconcileClass, text: string, n: number) => {
+  const note: Note = (c, text, n) => {
     counts[c] += n;
     if (examples[c].length < MAX_EXAMPLES) examples[c].push(text);
   };
-  // first pass: per device; missing and extra wait for the misattribution pairing
-  const missing: Array<{ imei: string; k: number; n: number }> = [];
-  const extra = new Map<number, Array<{ imei: string; n: number }>>();
+  const { missing, extra } = compareDevices(imeis, ledger, rows, iso, note);
+  pairMisattributed(missing, extra, iso, note);
+  noteExtras(extra, iso, note);
+  return { counts, examples };
+}
+
+/** First pass, per device: duplicates are noted now; missing and extra keys wait for the misattribution pairing. */
+function compareDevices(imeis: string[], ledger: LedgerView, rows: Map<string, number[]>, iso: (k: number) => string, note: Note): { missing: MissingKey[]; extra: ExtraKeys } {
+  const missing: MissingKey[] = [];
+  const extra: ExtraKeys = new Map();
   for (const imei of imeis) {
     const l = ledger.devices.get(imei) ?? { acked: [], unacked: [] };
     const expected = countKeys(l.acked);
@@ -260,7 +269,7 @@ function classify(
     for (const [k, s] of [...got].sort((a, b) => a[0] - b[0])) {
       const e = expected.get(k) ?? 0;
       const allowed = e > 0 ? e : inFlight.has(k) ? 1 : 0;
-      if (allowed > 0 && s > allowed) example('duplicated', `${imei} @ ${iso(k)} stored ${s}× (expected ${allowed})`, s - allowed);
+      if (allowed > 0 && s > allowed) note('duplicated', `${imei} @ ${iso(k)} stored ${s}× (expected ${allowed})`, s - allowed);
       if (allowed === 0) {
         const list = extra.get(k) ?? [];
         list.push({ imei, n: s });
@@ -272,22 +281,29 @@ function classify(
       if (s < e) missing.push({ imei, k, n: e - s });
     }
   }
-  // a record missing under its device and extra under another run device at the same timestamp moved
+  return { missing, extra };
+}
+
+/** A record missing under its device and extra under another run device at the same timestamp moved; the rest is missing. */
+function pairMisattributed(missing: MissingKey[], extra: ExtraKeys, iso: (k: number) => string, note: Note): void {
   for (const m of missing) {
     for (const x of extra.get(m.k) ?? []) {
       if (m.n === 0) break;
       if (x.imei === m.imei || x.n === 0) continue;
       const moved = Math.min(m.n, x.n);
-      example('misattributed', `sent by ${m.imei}, stored under ${x.imei} @ ${iso(m.k)}`, moved);
+      note('misattributed', `sent by ${m.imei}, stored under ${x.imei} @ ${iso(m.k)}`, moved);
       m.n -= moved;
       x.n -= moved;
     }
-    if (m.n > 0) example('missing', `${m.imei} @ ${iso(m.k)} ACKed, not stored`, m.n);
+    if (m.n > 0) note('missing', `${m.imei} @ ${iso(m.k)} ACKed, not stored`, m.n);
   }
+}
+
+/** What is left unpaired was never sent: noted in device then timestamp order. */
+function noteExtras(extra: ExtraKeys, iso: (k: number) => string, note: Note): void {
   const extras = [...extra].sort((a, b) => a[0] - b[0]).flatMap(([k, list]) => list.map((x) => ({ k, ...x })));
   extras.sort((a, b) => (a.imei === b.imei ? a.k - b.k : a.imei < b.imei ? -1 : 1));
-  for (const x of extras) if (x.n > 0) example('extra', `${x.imei} @ ${iso(x.k)} stored${x.n > 1 ? ` ${x.n}×` : ''}, never sent`, x.n);
-  return { counts, examples };
+  for (const x of extras) if (x.n > 0) note('extra', `${x.imei} @ ${iso(x.k)} stored${x.n > 1 ? ` ${x.n}×` : ''}, never sent`, x.n);
 }
 
 /** ISO text of a key's start, with microseconds when the precision needs them. */

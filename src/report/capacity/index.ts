@@ -59,6 +59,7 @@ const KNEE_METRIC = 'ACK latency p95 (s) of each window of a step\'s steady part
 
 export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): CapacityAnalysis {
   const settle = { fraction: o.settle?.fraction ?? 0.3, maxSeconds: o.settle?.maxSeconds ?? 120 };
+  // an adaptive search brings its own steps and knee samples; a stepped run's come from its stage windows
   const searched = input.search ? searchAnalysis(input.search, input.series) : undefined;
   const windows = stepWindows(input.manifest.stages, settle);
   const steps: StepResult[] =
@@ -73,50 +74,20 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
   const sorted = [...steps].map((s) => s.metrics).sort((a, b) => a.devices - b.devices);
   const saturation = firstSaturation(sorted);
   const capacity = searched ? searched.capacity(saturation) : findCapacity(steps);
-
-  const kneeSamples: StepSamples[] = searched?.kneeSamples ?? windows.map((w) => ({ devices: w.devices, name: w.name, samples: ackP95Samples(input.series, w) }));
-  const kneeCheck = { ...noiseKnee(kneeSamples), metric: KNEE_METRIC };
-  const knee = kneeCheck.found
-    ? { method: 'noise' as const, index: kneeCheck.index as number, x: kneeCheck.x as number, y: kneeCheck.y as number, strength: kneeCheck.strength as number, explanation: kneeCheck.explanation, metric: KNEE_METRIC }
-    : undefined;
-
-  // USL over throughput = stored records/s (falls back to ACKed, then received), only when the data constrain it
-  const metricName = sorted.some((m) => m.storedRate !== undefined) ? 'storedRate' : sorted.some((m) => m.ackedRate !== undefined) ? 'ackedRate' : 'receivedRate';
-  const uslPoints = sorted
-    .map((m) => ({ n: m.devices, x: m[metricName as 'storedRate'] }))
-    .filter((p): p is { n: number; x: number } => p.x !== undefined);
-  const uslSkipped = uslUnconstrained(uslPoints);
-  const fit = uslSkipped ? undefined : fitUsl(uslPoints);
-  const maxN = Math.max(0, ...uslPoints.map((p) => p.n));
-
-  const lowest = sorted.find((m) => (m.sentRate ?? m.storedRate) !== undefined);
-  const perDeviceRate = searched ? input.search?.shape.recordsPerDeviceSec : lowest ? ((lowest.sentRate ?? lowest.storedRate) as number) / lowest.devices : undefined;
-
+  const { knee, kneeCheck } = kneeOf(searched?.kneeSamples ?? windows.map((w) => ({ devices: w.devices, name: w.name, samples: ackP95Samples(input.series, w) })));
+  const usl = uslInput(sorted);
+  const perDeviceRate = perDeviceRateOf(input, searched !== undefined, sorted);
   const planned = o.plannedDevices;
   const hr =
     planned !== undefined
       ? headroom(planned, capacity, {
           plannedRatePerDevice: perDeviceRate,
-          uslAtPlanned: fit ? uslThroughput(fit, planned) : undefined,
+          uslAtPlanned: usl.fit ? uslThroughput(usl.fit, planned) : undefined,
           lowerBound: capacity.firstFailingDevices === null || capacity.generatorBound,
         })
       : undefined;
-
-  let growth: Growth | undefined;
-  if (input.dbStats) {
-    const interval =
-      o.reportIntervalSec !== undefined
-        ? { sec: o.reportIntervalSec, source: '--report-interval' }
-        : perDeviceRate && perDeviceRate > 0
-          ? { sec: 1 / perDeviceRate, source: 'measured: records/s per device at the lowest step' }
-          : { sec: 10, source: 'default (seed 000: devices report every 10 s)' };
-    growth = projectGrowth(input.dbStats, {
-      plannedDevices: planned ?? input.manifest.devices,
-      reportIntervalSec: interval.sec,
-      intervalSource: interval.source,
-    });
-    if (!growth) notes.push('db-stats.json has no usable bytes-per-row figure: no growth projection');
-  } else notes.push('no db-stats.json: no database growth projection');
+  const growth = input.dbStats ? growthOf(input.dbStats, planned ?? input.manifest.devices, reportInterval(o, perDeviceRate), notes) : undefined;
+  if (!input.dbStats) notes.push('no db-stats.json: no database growth projection');
   if (!stepped) notes.push('not a stepped run (fewer than two stages with different device counts): capacity, knee and USL need a stepped profile');
 
   return {
@@ -127,8 +98,7 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
     capacity,
     ...(knee ? { knee } : {}),
     kneeCheck,
-    ...(fit ? { usl: { ...fit, throughputMetric: `${metricName} (records/s)`, curve: uslCurve(fit, maxN), ...withUncertainty(uslUncertainty(fit, uslPoints)) } } : {}),
-    ...(!fit ? { uslSkipped: uslSkipped ?? 'the fit did not converge' } : {}),
+    ...uslSection(usl),
     ...(searched ? { search: searched.summary } : {}),
     saturation,
     ...(hr ? { headroom: hr } : {}),
@@ -136,6 +106,62 @@ export function analyzeCapacity(input: CapacityInput, o: CapacityOptions = {}): 
     ...(perDeviceRate !== undefined ? { perDeviceRate } : {}),
     notes,
   };
+}
+
+/** The knee is reported only where ACK latency rises beyond the noise of the steps below. */
+function kneeOf(kneeSamples: StepSamples[]): Pick<CapacityAnalysis, 'knee' | 'kneeCheck'> {
+  const kneeCheck = { ...noiseKnee(kneeSamples), metric: KNEE_METRIC };
+  const knee = kneeCheck.found
+    ? { method: 'noise' as const, index: kneeCheck.index as number, x: kneeCheck.x as number, y: kneeCheck.y as number, strength: kneeCheck.strength as number, explanation: kneeCheck.explanation, metric: KNEE_METRIC }
+    : undefined;
+  return { knee, kneeCheck };
+}
+
+type Metrics = StepResult['metrics'];
+
+interface UslInput {
+  metricName: 'storedRate' | 'ackedRate' | 'receivedRate';
+  points: Array<{ n: number; x: number }>;
+  /** why the data do not constrain a fit, if they do not */
+  skipped: string | undefined;
+  fit: UslFit | undefined;
+}
+
+/** USL over throughput = stored records/s (falls back to ACKed, then received), only when the data constrain it. */
+function uslInput(sorted: Metrics[]): UslInput {
+  const metricName = sorted.some((m) => m.storedRate !== undefined) ? 'storedRate' : sorted.some((m) => m.ackedRate !== undefined) ? 'ackedRate' : 'receivedRate';
+  const points = sorted
+    .map((m) => ({ n: m.devices, x: m[metricName as 'storedRate'] }))
+    .filter((p): p is { n: number; x: number } => p.x !== undefined);
+  const skipped = uslUnconstrained(points);
+  return { metricName, points, skipped, fit: skipped ? undefined : fitUsl(points) };
+}
+
+function uslSection({ metricName, points, skipped, fit }: UslInput): Pick<CapacityAnalysis, 'usl' | 'uslSkipped'> {
+  if (!fit) return { uslSkipped: skipped ?? 'the fit did not converge' };
+  const maxN = Math.max(0, ...points.map((p) => p.n));
+  return { usl: { ...fit, throughputMetric: `${metricName} (records/s)`, curve: uslCurve(fit, maxN), ...withUncertainty(uslUncertainty(fit, points)) } };
+}
+
+/** Records/s one device sends: the search's shape, else sent (or stored) rate per device at the lowest step. */
+function perDeviceRateOf(input: CapacityInput, searched: boolean, sorted: Metrics[]): number | undefined {
+  const lowest = sorted.find((m) => (m.sentRate ?? m.storedRate) !== undefined);
+  return searched ? input.search?.shape.recordsPerDeviceSec : lowest ? ((lowest.sentRate ?? lowest.storedRate) as number) / lowest.devices : undefined;
+}
+
+/** Seconds between records of one device, and where that figure came from (it is printed with the projection). */
+function reportInterval(o: CapacityOptions, perDeviceRate: number | undefined): { sec: number; source: string } {
+  return o.reportIntervalSec !== undefined
+    ? { sec: o.reportIntervalSec, source: '--report-interval' }
+    : perDeviceRate && perDeviceRate > 0
+      ? { sec: 1 / perDeviceRate, source: 'measured: records/s per device at the lowest step' }
+      : { sec: 10, source: 'default (seed 000: devices report every 10 s)' };
+}
+
+function growthOf(dbStats: DbStats, plannedDevices: number, interval: { sec: number; source: string }, notes: string[]): Growth | undefined {
+  const growth = projectGrowth(dbStats, { plannedDevices, reportIntervalSec: interval.sec, intervalSource: interval.source });
+  if (!growth) notes.push('db-stats.json has no usable bytes-per-row figure: no growth projection');
+  return growth;
 }
 
 function withUncertainty(u: UslUncertainty | undefined): { uncertainty?: UslUncertainty } {

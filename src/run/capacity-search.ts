@@ -35,7 +35,8 @@ import { fleetConfigFor } from './fleet-plan.js';
 import { loadProfile, type Profile } from './profile.js';
 import { checkResourcesBeforeRun, platformConnPerIpArg } from './resource-guard.js';
 import { newRunId } from './run-id.js';
-import { defaultWorkers, ENGINE_JOB, fleetloadVersion, runSeed } from './run.js';
+import { fleetloadVersion } from '../core/version.js';
+import { defaultWorkers, ENGINE_JOB, runSeed } from './run.js';
 
 export interface CapacitySearchOptions {
   profile: string;

@@ -21,7 +21,8 @@ import { fleetConfigFor } from './fleet-plan.js';
 import { parseDurationFlag } from './duration.js';
 import { loadProfile } from './profile.js';
 import { newRunId } from './run-id.js';
-import { defaultWorkers, fleetloadVersion, runSeed } from './run.js';
+import { fleetloadVersion } from '../core/version.js';
+import { defaultWorkers, runSeed } from './run.js';
 import { checkClock, configHash, DEFAULT_START_TOLERANCE_MS, parseShard, parseStartAt, startReasons, writeShardRecord, SHARD_FORMAT, type ShardRecord, type ShardRef } from './shards.js';
 import { allowedTargets, checkTarget, targetBanner } from './target-safety.js';
 

@@ -22,7 +22,8 @@ import { parseDurationMs } from './duration.js';
 import { fleetConfigFor } from './fleet-plan.js';
 import { loadProfile } from './profile.js';
 import { newRunId } from './run-id.js';
-import { fleetloadVersion, runSeed } from './run.js';
+import { fleetloadVersion } from '../core/version.js';
+import { runSeed } from './run.js';
 
 export const K6_BUNDLE_FILE = 'devices.js';
 export const K6_TESTRUN_FILE = 'testrun.yaml';

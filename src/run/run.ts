@@ -1,12 +1,13 @@
 // One load run from profile to verdict, in named phases: check everything a person can get wrong (before any process
 // starts or any load is sent) → bring up the target (the embedded stack, or an external platform) → run the engine →
 // record the run (run.json) → judge it → capture what the reports need → write the reports → stack down.
-import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { badInput } from '../core/errors.js';
 import { RUN_ID_PATTERN, writeManifest, type FaultRecord, type RunManifest } from '../core/manifest.js';
 import { makeRunDir } from '../core/run-folder.js';
+import { fleetloadVersion } from '../core/version.js';
 import { redactUrl } from '../core/redact.js';
 import { ENGINE_SUMMARY_FILE } from '../core/engine-summary.js';
 import { LEDGER_DIR } from '../core/ledger.js';
@@ -416,11 +417,6 @@ async function judge(o: RunOptions, c: CheckedRun, j: JudgeContext): Promise<Run
   return { runDir: j.runDir, report, exitCode: exitCodeFor(report, o.failOnWarn) };
 }
 
-let version: string | undefined;
-export function fleetloadVersion(): string {
-  version ??= (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  return version;
-}
 
 function httpHost(url: string): string {
   try {

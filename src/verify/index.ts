@@ -1,5 +1,5 @@
 // The verifier's public surface (what run orchestration and the CLI use).
-export { verifyRun, errorReport, runProblems, fleetloadVersion, type VerifyInput } from './verify.js';
+export { verifyRun, errorReport, runProblems, type VerifyInput } from './verify.js';
 export { validateSloAgainst, type ValidateTargets } from './validate.js';
 export { reconcile, runLedgerFiles, type Reconciliation } from './reconcile.js';
 export { loadSloFile, parseSlo, defaultSloPath, formatIssue, type SloIssue } from './slo-load.js';

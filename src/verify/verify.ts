@@ -1,7 +1,5 @@
 // Verification of one run: collect evidence for every objective over the run window (and stage windows),
 // compute derived values, evaluate, and return the report. Starts no processes and writes nothing.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { badInput } from '../core/errors.js';
 import type { RunManifest } from '../core/manifest.js';
 import { evaluate, type Evidence, type Measurement, type StageMeasurement } from './evaluate.js';
@@ -13,24 +11,12 @@ import { evalFormula, formulaRefs, type Outcome } from './formula.js';
 import { expandPromQL, type PlaceholderContext } from './placeholders.js';
 import { coverageProblems, exactIncrease, exactIncreaseSelector, quantileBucketNote, queriedJobs, type SilencedSpan } from './prometheus-exact.js';
 import type { Report } from './report-types.js';
-import { repoRoot } from '../core/repo-root.js';
+import { fleetloadVersion } from '../core/version.js';
 import { ledgerMeasurement, reconcile, runLedgerFiles, type LedgerExpectation, type ReconcileOutcome } from './reconcile.js';
 import type { LedgerQuery, Objective, SloFile } from './slo-types.js';
 
 export { loadSloFile } from './slo-load.js';
 
-let version: string | undefined;
-/** The fleetload version judging the run (package.json), stated in every report. */
-export function fleetloadVersion(): string {
-  if (version === undefined) {
-    try {
-      version = String((JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown');
-    } catch {
-      version = 'unknown';
-    }
-  }
-  return version;
-}
 export { exitCodeFor } from './exit-code.js';
 export type { Report } from './report-types.js';
 

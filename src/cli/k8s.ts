@@ -1,26 +1,9 @@
 import type { Command } from 'commander';
-import { renderManifests, renderMergeJob, toYaml } from '../run/k8s.js';
+import { renderManifests, renderMergeJob, toYaml, type RenderOptions } from '../run/k8s.js';
 import { collect, intOption } from './options.js';
 
-interface RenderFlags {
-  shards: number;
-  profile: string;
-  runId: string;
-  startAt?: string;
-  tcp: string;
-  http?: string;
-  prometheusUrl?: string;
-  image: string;
-  namespace?: string;
-  resultsClaim: string;
-  workers?: number;
-  devices?: number;
-  duration?: string;
-  cpu: string;
-  memory: string;
-  allowTarget: string[];
-  mergeJob?: boolean;
-}
+/** The render options as flags give them: the start instant may be left out, target hosts come one flag each. */
+type RenderFlags = Omit<RenderOptions, 'startAt' | 'allowTargets' | 'nowMs'> & { startAt?: string; allowTarget: string[]; mergeJob?: boolean };
 
 export function registerK8s(program: Command): void {
   const k8s = program.command('k8s').description('Kubernetes manifests for a sharded run (deploy/kubernetes/README.md)');

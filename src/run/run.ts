@@ -243,6 +243,7 @@ const PLATFORM_SILENCING_FAULTS = new Set(['kill-platform', 'pause-platform']);
 /** What a run holds while it lives (stack, fault runner, engine metrics) and how it all goes down. */
 class RunLife {
   stack: EmbeddedStack | undefined;
+  private stackStarting: Promise<EmbeddedStack> | undefined;
   faultRunner: FaultRunner | undefined;
   engineMetrics: EngineRun['metrics'];
   /** the live view's observer (--web) */
@@ -267,12 +268,13 @@ class RunLife {
     this.o.log('starting the embedded stack (PostgreSQL, reference platform, Prometheus)');
     const stackLog = createWriteStream(join(this.runDir, 'stack.log'));
     this.closeStackLog = () => new Promise<void>((r) => stackLog.end(r));
-    this.stack = await startEmbeddedStack({
+    this.stackStarting = startEmbeddedStack({
       label: runId,
       platformArgs,
       extraScrapeTargets: [{ job: ENGINE_JOB, address: `127.0.0.1:${metricsPort}` }],
       log: (component, line) => stackLog.write(`[${component}] ${line}\n`),
     });
+    this.stack = await this.stackStarting;
     this.o.log(`  platform tcp 127.0.0.1:${this.stack.platform.tcpPort}  http 127.0.0.1:${this.stack.platform.httpPort}  prometheus ${this.stack.prometheus.url}`);
     return this.stack;
   }
@@ -313,6 +315,9 @@ class RunLife {
   }
 
   async close(): Promise<void> {
+    // a signal during start-up: the stack still starting is stopped once it is up, not left behind
+    if (!this.stack && this.stackStarting) this.stack = await this.stackStarting.catch(() => undefined);
+    this.stackStarting = undefined;
     await this.faultRunner?.stop();
     await this.engineMetrics?.close();
     this.engineMetrics = undefined;

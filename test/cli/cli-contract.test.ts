@@ -80,4 +80,21 @@ describe('CLI contract', () => {
     expect(stderr).toMatch(/the reference platform died during the run \(killed by SIGKILL\): the run is invalid, not an SLO breach/);
     expect(code, stderr).toBe(4);
   }, 120_000);
+
+  it('SIGTERM while the stack is still starting: exit 130, and nothing of it is left running or on disk', async () => {
+    const runId = `sigterm-${Date.now().toString(36)}`;
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'run', '--profile', 'smoke', '--duration', '10s', '--run-id', runId, '--reports-dir', join(dir, 'sigterm')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // the stack has begun starting (PostgreSQL first): stop the run now, before the stack is up
+      if (/starting the embedded stack/.test(stderr) && !child.killed) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
+    expect(code, stderr).toBe(130);
+    const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(runId));
+    expect(leftovers).toEqual([]);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(tmpdir()).filter((f) => f.includes(runId))).toEqual([]);
+  }, 60_000);
 });

@@ -17,6 +17,7 @@ import { History } from './history.js';
 import { livePageHtml } from './page.js';
 import { liveSummary, provisionalObjectives, type LiveRunShape, type ProvisionalObjective } from './provisional.js';
 import { parseWebPort, startLiveServer, type LiveServer } from './server.js';
+import { VERDICT_TEXT } from '../verify/format.js';
 
 export { parseWebPort, DEFAULT_WEB_PORT } from './server.js';
 
@@ -55,13 +56,6 @@ interface TickState {
   platformNote: string;
 }
 
-const VERDICT_TEXT: Record<string, string> = {
-  pass: 'PASS — every key objective held',
-  warn: 'WARN — objectives in their warning band',
-  fail: 'FAIL — an SLO was breached',
-  invalid: 'INVALID — the load generator failed; the numbers cannot be trusted',
-  error: 'ERROR — the run could not be verified',
-};
 const PHASE_TEXT: Record<Phase, string> = {
   starting: 'Starting — the load has not begun yet (the target is being prepared)',
   load: 'Load running',

@@ -12,3 +12,12 @@ export function formatNumber(v: number | null | undefined): string {
 }
 
 export const formatValue = (v: number | null | undefined, unit: string) => (v === null || v === undefined ? 'no data' : `${formatNumber(v)} ${unit}`.trim());
+
+/** One line per verdict, as the HTML report and the live view show it on the banner. */
+export const VERDICT_TEXT: Record<string, string> = {
+  pass: 'PASS — every key objective held',
+  warn: 'WARN — objectives in their warning band',
+  fail: 'FAIL — an SLO was breached',
+  invalid: 'INVALID — the load generator failed; the numbers cannot be trusted',
+  error: 'ERROR — the run could not be verified',
+};

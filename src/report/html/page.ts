@@ -7,6 +7,7 @@ import { uplotAssets } from './assets.js';
 import { capacityCharts, latencyHistogram, stageBoundaries, timeCharts, type ChartSpec, type HistogramBar } from './charts.js';
 import { CLIENT_SCRIPT } from './client.js';
 import { RUN_FILES } from '../../core/run-folder.js';
+import { VERDICT_TEXT } from '../../verify/format.js';
 
 export const HTML_FILE = RUN_FILES.html;
 
@@ -19,13 +20,6 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-const VERDICT_TEXT: Record<string, string> = {
-  pass: 'PASS — every key objective held',
-  warn: 'WARN — objectives in their warning band',
-  fail: 'FAIL — an SLO was breached',
-  invalid: 'INVALID — the load generator failed; the numbers cannot be trusted',
-  error: 'ERROR — the run could not be verified',
-};
 
 function chartBox(c: ChartSpec): string {
   return `<figure class="chart" data-chart="${esc(c.id)}" data-state="${c.empty ? 'no-data' : 'pending'}">

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../src/core/run-folder.js';
 import { fleetload, ROOT } from '../helpers/cli.js';
 import { startTeltonikaServer } from '../scenarios/teltonika-server.js';
+import { paintedPixels } from '../helpers/browser.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, '.cache', 'artifacts');
@@ -116,13 +117,7 @@ describe('the live view of a real run in Chromium', () => {
       await page.waitForSelector('body[data-live-ready="true"]', { timeout: 10_000 });
       const again = (await page.evaluate('window.__fleetloadLive')) as { ticks: number; points: number };
       expect(again.points).toBeGreaterThanOrEqual(before);
-      const painted = (await page.evaluate(`(() => {
-        const cv = document.querySelector('[data-chart="records"] canvas');
-        const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
-        let n = 0;
-        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-        return n;
-      })()`)) as number;
+      const painted = await paintedPixels(page, 'records');
       expect(painted).toBeGreaterThan(1000);
 
       // the end: the verdict of report.json and a link to report.html, served read-only

@@ -9,6 +9,7 @@ import { writeHtmlReports, type WrittenOutputs } from '../../src/report/html/ind
 import { readSeries } from '../../src/report/series.js';
 import { repoRoot } from '../../src/core/repo-root.js';
 import { steppedRun, type SteppedRun } from './stepped-run.js';
+import { paintedPixels } from '../helpers/browser.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(repoRoot(), '.cache', 'artifacts');
@@ -114,14 +115,7 @@ describe('HTML report of a real stepped run', () => {
         }
       }
       // a drawn canvas has non-blank pixels
-      // (a string: the test's tsconfig has no DOM types)
-      const painted = (await page.evaluate(`(() => {
-        const cv = document.querySelector('[data-chart="records"] canvas');
-        const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
-        let n = 0;
-        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-        return n;
-      })()`)) as number;
+      const painted = await paintedPixels(page, 'records');
       expect(painted).toBeGreaterThan(1000);
       expect(await page.textContent('#verdict')).toBeTruthy();
       mkdirSync(ARTIFACTS, { recursive: true });
